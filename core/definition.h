@@ -39,9 +39,9 @@ fv_availability fv_availability_from_counts(int64_t online, int64_t degraded);
 
 /* Limits of configuration values. */
 #define FV_TIMEOUT_MAX_SECONDS 31536000 /* one year */
-#define FV_RETRY_MAX_RETRIES 10
-#define FV_RETRY_DELAY_MAX_MS ((int64_t)30 * 86400 * 1000) /* 30 days */
-#define FV_RETRY_BACKOFF_MAX 100.0
+#define FV_RETRY_MAX_RETRIES   10
+#define FV_RETRY_DELAY_MAX_MS  ((int64_t)30 * 86400 * 1000) /* 30 days */
+#define FV_RETRY_BACKOFF_MAX   100.0
 
 /* Which fields of a retry policy are set. */
 enum {
@@ -97,9 +97,9 @@ typedef struct fv_definition {
     const char *name;
     const char *description; /* NULL when none */
     bool cancellable;
-    fv_def_settings declared;   /* from the latest registration */
-    fv_def_settings configured; /* operator overrides; a field without has_ is unset */
-    const char *latest_version; /* workflows: highest semantic version seen; NULL otherwise */
+    fv_def_settings declared;     /* from the latest registration */
+    fv_def_settings configured;   /* operator overrides; a field without has_ is unset */
+    const char *latest_version;   /* workflows: highest semantic version seen; NULL otherwise */
     fv_availability availability; /* on reads: derived from the live statuses of its workers */
     fv_time first_seen_at;
     fv_time last_registered_at;

@@ -70,7 +70,7 @@ typedef struct fv_conflict {
 
 typedef struct fv_register_result {
     fv_uuid worker_id;
-    bool created; /* a new worker row (false: the same process registered again) */
+    bool created;           /* a new worker row (false: the same process registered again) */
     fv_conflict *conflicts; /* in the caller's arena */
     size_t n_conflicts;
 } fv_register_result;

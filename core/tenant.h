@@ -12,10 +12,10 @@
 #include "core/util/time.h"
 #include "core/util/uuid.h"
 
-#define FV_SLUG_MAX 63
-#define FV_TENANT_NAME_MAX 255
+#define FV_SLUG_MAX           63
+#define FV_TENANT_NAME_MAX    255
 #define FV_API_KEY_PREFIX_MAX 32
-#define FV_API_KEY_HASH_LEN 32 /* SHA-256 */
+#define FV_API_KEY_HASH_LEN   32 /* SHA-256 */
 
 typedef struct fv_tenant {
     fv_uuid id;
@@ -44,7 +44,7 @@ typedef struct fv_api_key {
     fv_uuid tenant_id;
     fv_role role;
     const char *name;
-    const char *prefix; /* public lookup part of the key */
+    const char *prefix;                      /* public lookup part of the key */
     unsigned char hash[FV_API_KEY_HASH_LEN]; /* hash of the secret, never the secret */
     fv_time created_at;
     fv_time revoked_at; /* FV_TIME_NONE while the key is valid */

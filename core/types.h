@@ -37,7 +37,7 @@ typedef struct fv_page {
 } fv_page;
 
 #define FV_PAGE_DEFAULT_LIMIT 50
-#define FV_PAGE_MAX_LIMIT 100
+#define FV_PAGE_MAX_LIMIT     100
 /* Offsets beyond this are refused rather than scanned. */
 #define FV_PAGE_MAX_OFFSET ((int64_t)1000000000)
 

@@ -15,18 +15,18 @@
 #include "core/util/uuid.h"
 
 /* Limits of spec/domain.md and the seed schema, in bytes. */
-#define FV_NAME_MAX 255          /* worker names, kinds, display names, host names */
-#define FV_VERSION_MAX 50
-#define FV_PROCESS_ID_MAX 100
+#define FV_NAME_MAX         255 /* worker names, kinds, display names, host names */
+#define FV_VERSION_MAX      50
+#define FV_PROCESS_ID_MAX   100
 #define FV_CONTENT_HASH_MAX 128
-#define FV_DESCRIPTION_MAX 16384
-#define FV_TAGS_MAX 50
-#define FV_TAG_MAX 100
-#define FV_METADATA_MAX 65536      /* worker and capability metadata (JSON) */
-#define FV_SCHEMA_MAX 262144       /* one input or output JSON schema */
-#define FV_HEALTH_INFO_MAX 65536   /* health info of one heartbeat */
+#define FV_DESCRIPTION_MAX  16384
+#define FV_TAGS_MAX         50
+#define FV_TAG_MAX          100
+#define FV_METADATA_MAX     65536  /* worker and capability metadata (JSON) */
+#define FV_SCHEMA_MAX       262144 /* one input or output JSON schema */
+#define FV_HEALTH_INFO_MAX  65536  /* health info of one heartbeat */
 #define FV_CAPABILITIES_MAX 1000   /* per class in one registration */
-#define FV_REASON_MAX 255          /* reason of a status change */
+#define FV_REASON_MAX       255    /* reason of a status change */
 
 /* Values never renumbered: adapters store them. */
 typedef enum fv_worker_type {
@@ -68,18 +68,18 @@ typedef struct fv_worker {
     fv_uuid tenant_id;
     fv_opt_uuid space;
     const char *name;
-    const char *version;    /* NULL when not given */
+    const char *version; /* NULL when not given */
     fv_worker_type type;
     fv_worker_status status; /* as stored; moved by registration, jobs and operators */
-    const char *host_name;  /* NULL when not given */
-    const char *process_id; /* NULL when not given */
+    const char *host_name;   /* NULL when not given */
+    const char *process_id;  /* NULL when not given */
     fv_time registered_at;
     fv_time last_heartbeat_at; /* last SendHeartbeat (registration counts as the first) */
     fv_time last_seen_at;      /* last sign of life of any kind */
     fv_time status_changed_at; /* when `status` was last written */
     fv_json metadata;
-    fv_json health_info;       /* what the last heartbeat carried, if anything */
-    bool health_degraded;      /* the last heartbeat said the worker is degraded */
+    fv_json health_info;  /* what the last heartbeat carried, if anything */
+    bool health_degraded; /* the last heartbeat said the worker is degraded */
     /* Filled by reads, not stored: */
     fv_worker_status effective_status;
     int64_t workflow_kinds; /* number of workflow capabilities */
@@ -94,8 +94,7 @@ typedef struct fv_worker {
  * status and the derived one is reported, so a status an operator set holds
  * until the worker shows life again, and a stale ONLINE never shows.
  */
-fv_worker_status fv_worker_effective_status(const fv_worker *w, fv_time now,
-                                            const fv_liveness *l);
+fv_worker_status fv_worker_effective_status(const fv_worker *w, fv_time now, const fv_liveness *l);
 
 /* A recorded status transition. */
 typedef struct fv_status_change {
@@ -115,8 +114,7 @@ typedef struct fv_heartbeat {
 
 /* Validation helpers shared by use cases: each names `what` in its message.
  * Text must be valid UTF-8 without control characters. */
-fv_err fv_text_validate(const char *what, const char *s, size_t max, bool required,
-                        fv_error *err);
+fv_err fv_text_validate(const char *what, const char *s, size_t max, bool required, fv_error *err);
 fv_err fv_json_validate_size(const char *what, fv_json j, size_t max, fv_error *err);
 
 #endif

@@ -56,10 +56,9 @@ typedef struct fv_definition_repo_ops {
     /* Apply a validated patch to the operator configuration of `kind` in
      * (tenant, space) atomically and return the definition as `get` would.
      * Declared values are never touched. FV_E_NOT_FOUND. */
-    fv_err (*configure)(void *self, fv_arena *a, const fv_uuid *tenant,
-                        const fv_space_sel *space, const char *kind,
-                        const fv_def_config_patch *patch, fv_time now, const fv_liveness *l,
-                        fv_definition *out, fv_error *err);
+    fv_err (*configure)(void *self, fv_arena *a, const fv_uuid *tenant, const fv_space_sel *space,
+                        const char *kind, const fv_def_config_patch *patch, fv_time now,
+                        const fv_liveness *l, fv_definition *out, fv_error *err);
 
     /* Recompute the stored availability of every definition of this class
      * (all tenants) from the stored statuses of its linked workers; the
@@ -90,8 +89,8 @@ static inline fv_err fv_definition_repo_list(fv_definition_repo r, fv_arena *a,
 }
 
 static inline fv_err fv_definition_repo_configure(fv_definition_repo r, fv_arena *a,
-                                                  const fv_uuid *tenant,
-                                                  const fv_space_sel *space, const char *kind,
+                                                  const fv_uuid *tenant, const fv_space_sel *space,
+                                                  const char *kind,
                                                   const fv_def_config_patch *patch, fv_time now,
                                                   const fv_liveness *l, fv_definition *out,
                                                   fv_error *err)

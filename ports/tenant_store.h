@@ -23,8 +23,7 @@ typedef struct fv_tenant_store_ops {
     /* Insert a tenant; FV_E_CONFLICT when its id or slug is taken. */
     fv_err (*create_tenant)(void *self, const fv_tenant *t, fv_error *err);
     /* FV_E_NOT_FOUND when absent. */
-    fv_err (*get_tenant)(void *self, fv_arena *a, const fv_uuid *id, fv_tenant *out,
-                         fv_error *err);
+    fv_err (*get_tenant)(void *self, fv_arena *a, const fv_uuid *id, fv_tenant *out, fv_error *err);
     fv_err (*get_tenant_by_slug)(void *self, fv_arena *a, const char *slug, fv_tenant *out,
                                  fv_error *err);
     /* Insert a space; FV_E_NOT_FOUND for an unknown tenant, FV_E_CONFLICT when
@@ -33,8 +32,8 @@ typedef struct fv_tenant_store_ops {
     /* A space of the tenant; FV_E_NOT_FOUND when absent or of another tenant. */
     fv_err (*get_space)(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
                         fv_space *out, fv_error *err);
-    fv_err (*get_space_by_slug)(void *self, fv_arena *a, const fv_uuid *tenant,
-                                const char *slug, fv_space *out, fv_error *err);
+    fv_err (*get_space_by_slug)(void *self, fv_arena *a, const fv_uuid *tenant, const char *slug,
+                                fv_space *out, fv_error *err);
     /* Insert a key; FV_E_NOT_FOUND for an unknown tenant, FV_E_CONFLICT when
      * its id or prefix is taken. */
     fv_err (*create_api_key)(void *self, const fv_api_key *k, fv_error *err);
@@ -115,8 +114,7 @@ static inline fv_err fv_tenant_store_list_api_keys(fv_tenant_store s, fv_arena *
 }
 
 static inline fv_err fv_tenant_store_revoke_api_key(fv_tenant_store s, const fv_uuid *tenant,
-                                                    const fv_uuid *id, fv_time now,
-                                                    fv_error *err)
+                                                    const fv_uuid *id, fv_time now, fv_error *err)
 {
     return s.ops->revoke_api_key(s.self, tenant, id, now, err);
 }

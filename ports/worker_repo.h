@@ -133,14 +133,14 @@ typedef struct fv_worker_repo_ops {
 
     /* The worker `id` of `tenant` (workflow_kinds/task_kinds filled,
      * effective_status left to the caller). FV_E_NOT_FOUND. */
-    fv_err (*get)(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
-                  fv_worker *out, fv_error *err);
+    fv_err (*get)(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id, fv_worker *out,
+                  fv_error *err);
 
     /* Workers matching f (status against fv_worker_effective_status at now),
      * the page of them, and the total number of matches. The page is valid
      * (the core checked it). */
-    fv_err (*list)(void *self, fv_arena *a, const fv_worker_filter *f, fv_page page,
-                   fv_time now, const fv_liveness *l, fv_worker_list *out, fv_error *err);
+    fv_err (*list)(void *self, fv_arena *a, const fv_worker_filter *f, fv_page page, fv_time now,
+                   const fv_liveness *l, fv_worker_list *out, fv_error *err);
 
     /* The capability links of a worker, workflows then tasks, each by kind.
      * FV_E_NOT_FOUND when the worker is not in the tenant. */
@@ -252,8 +252,8 @@ static inline fv_err fv_worker_repo_touch_by_name(fv_worker_repo r, const fv_uui
 
 static inline fv_err fv_worker_repo_transition(fv_worker_repo r, const fv_uuid *tenant,
                                                const fv_uuid *id, fv_worker_status from,
-                                               fv_worker_status to, fv_time now,
-                                               const char *reason, bool *changed, fv_error *err)
+                                               fv_worker_status to, fv_time now, const char *reason,
+                                               bool *changed, fv_error *err)
 {
     return r.ops->transition(r.self, tenant, id, from, to, now, reason, changed, err);
 }

@@ -15,10 +15,10 @@
 #include "core/util/error.h"
 
 /* Default intervals (spec/domain.md). */
-#define FV_JOB_ACTIVATION_INTERVAL_MS 10000
-#define FV_JOB_STALE_INTERVAL_MS 30000
+#define FV_JOB_ACTIVATION_INTERVAL_MS   10000
+#define FV_JOB_STALE_INTERVAL_MS        30000
 #define FV_JOB_AVAILABILITY_INTERVAL_MS 30000
-#define FV_JOB_RETENTION_INTERVAL_MS 300000
+#define FV_JOB_RETENTION_INTERVAL_MS    300000
 
 typedef struct fv_job_report {
     fv_status_change *changes; /* worker status transitions made by this run */
@@ -41,8 +41,8 @@ fv_err fv_job_detect_stale(const fv_deps *d, fv_arena *a, fv_time now, fv_job_re
                            fv_error *err);
 
 /* Availability recomputation of every definition from the stored statuses. */
-fv_err fv_job_refresh_availability(const fv_deps *d, fv_arena *a, fv_time now,
-                                   fv_job_report *out, fv_error *err);
+fv_err fv_job_refresh_availability(const fv_deps *d, fv_arena *a, fv_time now, fv_job_report *out,
+                                   fv_error *err);
 
 /* Retention (decision 9): workers OFFLINE for longer than retention_ms are
  * removed with their links and heartbeat history; definitions stay. Does

@@ -46,9 +46,8 @@ fv_err fv_query_last_heartbeat(const fv_deps *d, fv_arena *a, const fv_uuid *ten
 
 /* The most recent heartbeats, newest first; limit 1..FV_HISTORY_MAX_LIMIT.
  * FV_E_NOT_FOUND, FV_E_INVALID. */
-fv_err fv_query_heartbeats(const fv_deps *d, fv_arena *a, const fv_uuid *tenant,
-                           const fv_uuid *id, int64_t limit, fv_heartbeat_list *out,
-                           fv_error *err);
+fv_err fv_query_heartbeats(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
+                           int64_t limit, fv_heartbeat_list *out, fv_error *err);
 
 /* Status transitions, newest first; limit 1..FV_HISTORY_MAX_LIMIT. */
 fv_err fv_query_status_history(const fv_deps *d, fv_arena *a, const fv_uuid *tenant,
@@ -58,8 +57,8 @@ fv_err fv_query_status_history(const fv_deps *d, fv_arena *a, const fv_uuid *ten
 /* Definitions of a class with effective settings, availability and worker
  * counts; filters availability, tag (1..100 bytes), space. */
 fv_err fv_query_definitions(const fv_deps *d, fv_arena *a, fv_def_class cls,
-                            const fv_definition_filter *f, fv_page page,
-                            fv_definition_list *out, fv_error *err);
+                            const fv_definition_filter *f, fv_page page, fv_definition_list *out,
+                            fv_error *err);
 
 /* WorkerSummary of a detail view. */
 typedef struct fv_worker_summary {
@@ -80,9 +79,9 @@ typedef struct fv_definition_detail {
 
 /* One definition by kind with its live workers and versions. `space` is
  * FV_SPACE_NONE or FV_SPACE_ID. FV_E_NOT_FOUND, FV_E_INVALID (bad kind). */
-fv_err fv_query_definition(const fv_deps *d, fv_arena *a, fv_def_class cls,
-                           const fv_uuid *tenant, const fv_space_sel *space, const char *kind,
-                           fv_definition_detail *out, fv_error *err);
+fv_err fv_query_definition(const fv_deps *d, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,
+                           const fv_space_sel *space, const char *kind, fv_definition_detail *out,
+                           fv_error *err);
 
 /* Every worker linked to a definition (any status), effective statuses set.
  * FV_E_NOT_FOUND for an unknown kind. */

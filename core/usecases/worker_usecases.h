@@ -35,8 +35,8 @@ fv_err fv_worker_register(const fv_deps *d, fv_arena *a, const fv_register_reque
 typedef struct fv_heartbeat_request {
     fv_uuid tenant_id;
     fv_uuid worker_id;
-    fv_json health_info;   /* absent or empty: none */
-    bool health_degraded;  /* the edge found the health info says "degraded" */
+    fv_json health_info;  /* absent or empty: none */
+    bool health_degraded; /* the edge found the health info says "degraded" */
 } fv_heartbeat_request;
 
 /* Record a heartbeat: the time and health info only, never a status change
@@ -62,9 +62,8 @@ fv_err fv_worker_unregister(const fv_deps *d, const fv_uuid *tenant, const fv_uu
  * fv_worker_effective_status). `reason` may be NULL. FV_E_NOT_FOUND,
  * FV_E_INVALID (reason too long or not UTF-8), FV_E_ABORTED when a
  * concurrent change won. */
-fv_err fv_worker_set_status(const fv_deps *d, fv_arena *a, const fv_uuid *tenant,
-                            const fv_uuid *id, fv_worker_status to, const char *reason,
-                            fv_error *err);
+fv_err fv_worker_set_status(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
+                            fv_worker_status to, const char *reason, fv_error *err);
 
 /* PATCH .../configuration: validate the patch and apply it to the operator
  * overrides of `kind` (declared values untouched, no registration erases
@@ -72,8 +71,7 @@ fv_err fv_worker_set_status(const fv_deps *d, fv_arena *a, const fv_uuid *tenant
  * FV_E_INVALID, FV_E_NOT_FOUND. */
 fv_err fv_definition_configure(const fv_deps *d, fv_arena *a, fv_def_class cls,
                                const fv_uuid *tenant, const fv_space_sel *space, const char *kind,
-                               const fv_def_config_patch *patch, fv_definition *out,
-                               fv_error *err);
+                               const fv_def_config_patch *patch, fv_definition *out, fv_error *err);
 
 /* Create a tenant (slug rules of fv_slug_validate, name 1..255 bytes).
  * FV_E_INVALID, FV_E_CONFLICT (slug taken). */

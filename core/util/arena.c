@@ -8,9 +8,9 @@
 
 #include "core/util/alloc.h"
 
-#define ALIGN alignof(max_align_t)
+#define ALIGN       alignof(max_align_t)
 #define FIRST_CHUNK ((size_t)4096)
-#define MAX_CHUNK ((size_t)64 * 1024)
+#define MAX_CHUNK   ((size_t)64 * 1024)
 
 struct fv_arena_chunk {
     fv_arena_chunk *next;

@@ -20,10 +20,10 @@ typedef struct fv_arena_cleanup fv_arena_cleanup;
 
 /* Caller-embedded; treat the members as private. */
 typedef struct fv_arena {
-    fv_arena_chunk *head;        /* current chunk; older ones follow */
-    fv_arena_cleanup *cleanups;  /* run in reverse order of registration */
-    size_t reserved;             /* bytes held in chunks */
-    size_t cap;                  /* 0 = no cap */
+    fv_arena_chunk *head;       /* current chunk; older ones follow */
+    fv_arena_cleanup *cleanups; /* run in reverse order of registration */
+    size_t reserved;            /* bytes held in chunks */
+    size_t cap;                 /* 0 = no cap */
 } fv_arena;
 
 /* Arena for one request when nobody says otherwise: 64 MiB. */

@@ -10,8 +10,8 @@ const char *fv_err_name(fv_err e)
     switch (e) {
     case FV_OK:
         return "OK";
-#define FV_ERR_NAME(suffix, value, name, msg)                                                  \
-    case FV_E_##suffix:                                                                        \
+#define FV_ERR_NAME(suffix, value, name, msg)                                                      \
+    case FV_E_##suffix:                                                                            \
         return name;
         FV_ERR_MAP(FV_ERR_NAME)
 #undef FV_ERR_NAME
@@ -24,8 +24,8 @@ const char *fv_strerror(fv_err e)
     switch (e) {
     case FV_OK:
         return "success";
-#define FV_ERR_MSG(suffix, value, name, msg)                                                   \
-    case FV_E_##suffix:                                                                        \
+#define FV_ERR_MSG(suffix, value, name, msg)                                                       \
+    case FV_E_##suffix:                                                                            \
         return msg;
         FV_ERR_MAP(FV_ERR_MSG)
 #undef FV_ERR_MSG

@@ -15,17 +15,17 @@
 #include <stddef.h>
 
 /* X(enum suffix, value, canonical name shown to clients, default message) */
-#define FV_ERR_MAP(X)                                                                          \
-    X(INVALID, -1, "INVALID_ARGUMENT", "invalid argument")                                   \
-    X(NOT_FOUND, -2, "NOT_FOUND", "not found")                                               \
-    X(CONFLICT, -3, "ALREADY_EXISTS", "already exists")                                      \
-    X(PRECONDITION, -4, "FAILED_PRECONDITION", "failed precondition")                        \
-    X(ABORTED, -5, "ABORTED", "aborted by a concurrent change, retry")                       \
-    X(UNAUTHENTICATED, -6, "UNAUTHENTICATED", "missing or invalid credentials")              \
-    X(PERMISSION, -7, "PERMISSION_DENIED", "permission denied")                              \
-    X(EXHAUSTED, -8, "RESOURCE_EXHAUSTED", "resource exhausted")                             \
-    X(UNAVAILABLE, -9, "UNAVAILABLE", "service unavailable")                                 \
-    X(TIMEOUT, -10, "DEADLINE_EXCEEDED", "deadline exceeded")                                \
+#define FV_ERR_MAP(X)                                                                              \
+    X(INVALID, -1, "INVALID_ARGUMENT", "invalid argument")                                         \
+    X(NOT_FOUND, -2, "NOT_FOUND", "not found")                                                     \
+    X(CONFLICT, -3, "ALREADY_EXISTS", "already exists")                                            \
+    X(PRECONDITION, -4, "FAILED_PRECONDITION", "failed precondition")                              \
+    X(ABORTED, -5, "ABORTED", "aborted by a concurrent change, retry")                             \
+    X(UNAUTHENTICATED, -6, "UNAUTHENTICATED", "missing or invalid credentials")                    \
+    X(PERMISSION, -7, "PERMISSION_DENIED", "permission denied")                                    \
+    X(EXHAUSTED, -8, "RESOURCE_EXHAUSTED", "resource exhausted")                                   \
+    X(UNAVAILABLE, -9, "UNAVAILABLE", "service unavailable")                                       \
+    X(TIMEOUT, -10, "DEADLINE_EXCEEDED", "deadline exceeded")                                      \
     X(INTERNAL, -11, "INTERNAL", "internal error")
 
 typedef enum fv_err {

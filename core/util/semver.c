@@ -30,8 +30,7 @@ static bool parse_num(const char **p, uint64_t *out)
 
 static bool ident_char(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
 }
 
 /* Dot-separated non-empty identifiers of [0-9A-Za-z-]; returns the end. */

@@ -45,8 +45,8 @@ size_t fv_time_format(fv_time t, char out[FV_TIME_STR_MAX])
     if (y < 0 || y > 9999)
         return 0;
     int64_t secs = ms_of_day / 1000;
-    int n = snprintf(out, FV_TIME_STR_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y,
-                     (int)m, (int)d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
+    int n = snprintf(out, FV_TIME_STR_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m,
+                     (int)d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
                      (int)(ms_of_day % 1000));
     return n > 0 ? (size_t)n : 0;
 }

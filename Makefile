@@ -1,0 +1,59 @@
+# Front door of the Flovyn C server. CMake does the building; this file only
+# names the everyday commands. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+MAKEFLAGS += --no-print-directory
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: deps build build-asan test check format bench run clean
+
+# Debian packages (quick no-op when all are installed).
+deps:
+	scripts/install-deps.sh
+
+# Configure once (cmake re-runs itself when CMakeLists.txt or a glob changes).
+build: deps
+	@[ -f build/Makefile ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build -j$(NPROC)
+
+# Same with AddressSanitizer + UndefinedBehaviorSanitizer.
+build-asan: deps
+	@[ -f build-asan/Makefile ] || cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFV_SANITIZE=ON
+	cmake --build build-asan -j$(NPROC)
+
+# All tests, plain then sanitized; stops at the first failure.
+test: build
+	ctest --test-dir build --output-on-failure --no-tests=error -j2
+	$(MAKE) build-asan
+	ctest --test-dir build-asan --output-on-failure --no-tests=error -j2
+
+# Banned functions, raw allocation, core/ includes, clang-format, cppcheck.
+check: deps
+	scripts/check-source.sh
+
+# Rewrite our sources in the house format (.clang-format).
+format: deps
+	@for d in core ports adapters app cli tests bench; do \
+	    if [ -d "$$d" ]; then \
+	        find "$$d" -type d \( -name 'build*' -o -name gen \) -prune \
+	            -o -type f \( -name '*.c' -o -name '*.h' \) -print; \
+	    fi; \
+	done | xargs -r clang-format -i
+
+# Every bench/<name>.c, built as build/bench_<name>; they print figures.
+bench: build
+	@shopt -s nullglob; ran=0; \
+	for b in build/bench_*; do \
+	    [ -f "$$b" ] && [ -x "$$b" ] || continue; \
+	    echo "== $$b"; "$$b"; ran=1; \
+	done; \
+	[ $$ran = 1 ] || echo "bench: no bench/*.c yet"
+
+# Placeholder until the gRPC issue brings flovyn-server.
+run: build
+	@echo "make run: nothing to run yet -- flovyn-server arrives with the gRPC issue."
+
+clean:
+	rm -rf build build-asan
