@@ -146,7 +146,7 @@ static int cmp_pre(const parsed *x, const parsed *y)
 int fv_semver_cmp(const char *a, const char *b)
 {
     if (a == NULL || b == NULL)
-        return (a == NULL) - (b == NULL) == 0 ? 0 : (a == NULL ? -1 : 1);
+        return (b == NULL) - (a == NULL); /* NULL ranks lowest */
     parsed x, y;
     bool xv = parse(a, &x), yv = parse(b, &y);
     if (!xv || !yv) {
