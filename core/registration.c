@@ -7,11 +7,27 @@
 #include "core/util/utf8.h"
 #include "core/worker.h"
 
-/* Field paths like "workflows[3].kind" for messages. */
-static const char *path(char *buf, size_t n, const char *list, size_t i, const char *field)
+/* Field paths like "workflows[3].kind" appear in messages only, so they are
+ * formatted only once a check has failed (validation runs on every
+ * registration; formatting every path up front doubled its cost). */
+#define PATH(field) (snprintf(p, sizeof p, "%s[%zu].%s", list, i, field), p)
+
+static fv_err check_text(const char *list, size_t i, const char *field, const char *s, size_t max,
+                         bool required, fv_error *err)
 {
-    snprintf(buf, n, "%s[%zu].%s", list, i, field);
-    return buf;
+    if (fv_text_validate(field, s, max, required, NULL) == FV_OK)
+        return FV_OK;
+    char p[96];
+    return fv_text_validate(PATH(field), s, max, required, err);
+}
+
+static fv_err check_json(const char *list, size_t i, const char *field, fv_json j, size_t max,
+                         fv_error *err)
+{
+    if (fv_json_validate_size(field, j, max, NULL) == FV_OK)
+        return FV_OK;
+    char p[96];
+    return fv_json_validate_size(PATH(field), j, max, err);
 }
 
 static fv_err validate_capability(const char *list, size_t i, const fv_capability *c, bool workflow,
@@ -19,46 +35,33 @@ static fv_err validate_capability(const char *list, size_t i, const fv_capabilit
 {
     char p[96];
     fv_err rc;
-    if ((rc = fv_text_validate(path(p, sizeof p, list, i, "kind"), c->kind, FV_NAME_MAX, true,
-                               err)) != FV_OK)
-        return rc;
-    if ((rc = fv_text_validate(path(p, sizeof p, list, i, "name"), c->name, FV_NAME_MAX, false,
-                               err)) != FV_OK)
+    if ((rc = check_text(list, i, "kind", c->kind, FV_NAME_MAX, true, err)) != FV_OK ||
+        (rc = check_text(list, i, "name", c->name, FV_NAME_MAX, false, err)) != FV_OK)
         return rc;
     if (c->description != NULL) {
         /* Descriptions may hold newlines and tabs: only size and UTF-8. */
         size_t n = strlen(c->description);
         if (n > FV_DESCRIPTION_MAX)
             return fv_error_set(err, FV_E_INVALID, "%s is %zu bytes long, the limit is %d",
-                                path(p, sizeof p, list, i, "description"), n, FV_DESCRIPTION_MAX);
+                                PATH("description"), n, FV_DESCRIPTION_MAX);
         if (!fv_utf8_valid(c->description, n))
-            return fv_error_set(err, FV_E_INVALID, "%s is not valid UTF-8",
-                                path(p, sizeof p, list, i, "description"));
+            return fv_error_set(err, FV_E_INVALID, "%s is not valid UTF-8", PATH("description"));
     }
-    if (c->has_timeout && (rc = fv_timeout_validate(path(p, sizeof p, list, i, "timeout_seconds"),
-                                                    c->timeout_seconds, err)) != FV_OK)
+    if (c->has_timeout && fv_timeout_validate("", c->timeout_seconds, NULL) != FV_OK)
+        return fv_timeout_validate(PATH("timeout_seconds"), c->timeout_seconds, err);
+    if (fv_tags_validate("", &c->tags, NULL) != FV_OK)
+        return fv_tags_validate(PATH("tags"), &c->tags, err);
+    if (c->has_retry_policy && fv_retry_policy_validate("", &c->retry_policy, NULL) != FV_OK)
+        return fv_retry_policy_validate(PATH("retry_policy"), &c->retry_policy, err);
+    if ((rc = check_json(list, i, "metadata", c->metadata, FV_METADATA_MAX, err)) != FV_OK ||
+        (rc = check_json(list, i, "input_schema", c->input_schema, FV_SCHEMA_MAX, err)) != FV_OK ||
+        (rc = check_json(list, i, "output_schema", c->output_schema, FV_SCHEMA_MAX, err)) != FV_OK)
         return rc;
-    if ((rc = fv_tags_validate(path(p, sizeof p, list, i, "tags"), &c->tags, err)) != FV_OK)
+    if (workflow &&
+        ((rc = check_text(list, i, "version", c->version, FV_VERSION_MAX, false, err)) != FV_OK ||
+         (rc = check_text(list, i, "content_hash", c->content_hash, FV_CONTENT_HASH_MAX, false,
+                          err)) != FV_OK))
         return rc;
-    if (c->has_retry_policy &&
-        (rc = fv_retry_policy_validate(path(p, sizeof p, list, i, "retry_policy"), &c->retry_policy,
-                                       err)) != FV_OK)
-        return rc;
-    if ((rc = fv_json_validate_size(path(p, sizeof p, list, i, "metadata"), c->metadata,
-                                    FV_METADATA_MAX, err)) != FV_OK ||
-        (rc = fv_json_validate_size(path(p, sizeof p, list, i, "input_schema"), c->input_schema,
-                                    FV_SCHEMA_MAX, err)) != FV_OK ||
-        (rc = fv_json_validate_size(path(p, sizeof p, list, i, "output_schema"), c->output_schema,
-                                    FV_SCHEMA_MAX, err)) != FV_OK)
-        return rc;
-    if (workflow) {
-        if ((rc = fv_text_validate(path(p, sizeof p, list, i, "version"), c->version,
-                                   FV_VERSION_MAX, false, err)) != FV_OK)
-            return rc;
-        if ((rc = fv_text_validate(path(p, sizeof p, list, i, "content_hash"), c->content_hash,
-                                   FV_CONTENT_HASH_MAX, false, err)) != FV_OK)
-            return rc;
-    }
     return FV_OK;
 }
 

@@ -42,8 +42,11 @@ typedef struct fv_registration {
     const fv_uuid *task_def_ids; /* fresh ids for definitions to create, one per task */
 } fv_registration;
 
-/* Another worker linked to one of the registered workflow definitions with
- * the same version (the core decides which of them are conflicts). */
+/* A possible conflict: another worker linked to one of the registered
+ * workflow definitions with the same version and a different content hash,
+ * both given (the core decides by liveness which of them are conflicts).
+ * Peers with the same hash are not reported, so that registering the Nth
+ * replica of a workflow does not copy the N-1 others. */
 typedef struct fv_workflow_peer {
     const char *kind;
     const char *content_hash; /* NULL when the peer declared none */
@@ -126,7 +129,7 @@ typedef struct fv_worker_repo_ops {
      * untouched); replace the worker's capability links with the declared
      * ones; recompute the stored availability of every definition linked or
      * unlinked. Fills `out` with the worker id and the peers of each workflow
-     * (other workers linked with the same version). Concurrent registrations
+     * (fv_workflow_peer: same version, different content hash). Concurrent registrations
      * of the same kinds all succeed. */
     fv_err (*register_worker)(void *self, fv_arena *a, const fv_registration *reg,
                               fv_registration_outcome *out, fv_error *err);

@@ -11,7 +11,7 @@ PACKAGES=(
     # build
     build-essential cmake pkg-config
     # libraries
-    libcunit1-dev uuid-dev libjansson-dev libpq-dev
+    libcunit1-dev libjansson-dev libpq-dev
     libulfius-dev libmicrohttpd-dev liborcania-dev
     libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
     libcurl4-gnutls-dev

@@ -47,7 +47,7 @@ fv_clock fv_fake_clock_new(fv_time start);
 void fv_fake_clock_set(fv_clock c, fv_time t);
 void fv_fake_clock_advance(fv_clock c, int64_t ms);
 
-/* Random (version 4) UUIDs from libuuid and bytes from getrandom(2). */
+/* Random (version 4) UUIDs and bytes, both from getrandom(2). Thread-safe. */
 fv_ids fv_system_ids(void);
 
 /* Deterministic ids for tests: UUIDs counting up from a seed; "random" bytes

@@ -118,9 +118,11 @@ fv_err fv_job_retention(const fv_deps *d, fv_arena *a, fv_time now, fv_job_repor
     report_clear(out);
     if (d->liveness.retention_ms == 0)
         return FV_OK;
+    /* A worker is OFFLINE from offline_after past its last sign of life, so
+     * "OFFLINE for longer than retention" is silent for both together. */
+    fv_time cutoff = now - d->liveness.offline_after_ms - d->liveness.retention_ms;
     fv_uuid_list removed;
-    fv_err rc =
-        fv_worker_repo_remove_offline(d->workers, a, now - d->liveness.retention_ms, &removed, err);
+    fv_err rc = fv_worker_repo_remove_offline(d->workers, a, cutoff, &removed, err);
     if (rc != FV_OK)
         return rc;
     for (size_t i = 0; i < removed.n; i++)

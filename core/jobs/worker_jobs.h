@@ -44,7 +44,8 @@ fv_err fv_job_detect_stale(const fv_deps *d, fv_arena *a, fv_time now, fv_job_re
 fv_err fv_job_refresh_availability(const fv_deps *d, fv_arena *a, fv_time now, fv_job_report *out,
                                    fv_error *err);
 
-/* Retention (decision 9): workers OFFLINE for longer than retention_ms are
+/* Retention (decision 9): workers OFFLINE for longer than retention_ms (silent
+ * for offline_after_ms + retention_ms) are
  * removed with their links and heartbeat history; definitions stay. Does
  * nothing when retention_ms is 0. */
 fv_err fv_job_retention(const fv_deps *d, fv_arena *a, fv_time now, fv_job_report *out,

@@ -100,8 +100,6 @@ static fv_err collect_conflicts(const fv_deps *d, fv_arena *a, const fv_registra
         if (mine == NULL || mine->content_hash == NULL || p->content_hash == NULL ||
             strcmp(mine->content_hash, p->content_hash) == 0)
             continue;
-        if (fv_uuid_eq(&p->worker.id, &oc->worker_id))
-            continue;
         fv_time now = reg->now;
         if (fv_worker_effective_status(&p->worker, now, &d->liveness) == FV_STATUS_OFFLINE)
             continue;

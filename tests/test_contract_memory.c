@@ -1,0 +1,40 @@
+/* The port contract suite against the in-memory adapter (adapters/memory). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/memory/mem_store.h"
+#include "tests/support/contract.h"
+
+static int mem_open(void **ctx, fv_deps *deps)
+{
+    fv_mem_store *s = fv_mem_store_new(NULL);
+    if (s == NULL)
+        return -1;
+    memset(deps, 0, sizeof *deps);
+    deps->workers = fv_mem_worker_repo(s);
+    deps->workflow_defs = fv_mem_definition_repo(s, FV_DEF_WORKFLOW);
+    deps->task_defs = fv_mem_definition_repo(s, FV_DEF_TASK);
+    deps->heartbeats = fv_mem_heartbeat_store(s);
+    deps->tenants = fv_mem_tenant_store(s);
+    deps->clock = fv_system_clock();
+    deps->liveness = FV_LIVENESS_DEFAULTS;
+    *ctx = s;
+    return 0;
+}
+
+static void mem_close(void *ctx)
+{
+    fv_mem_store_free(ctx);
+}
+
+static const fv_contract_adapter memory_adapter = {
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .flush = NULL, /* writes are visible at once */
+};
+
+int main(void)
+{
+    return fv_contract_run(&memory_adapter) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
