@@ -23,8 +23,8 @@ build-asan: deps
 	@[ -f build-asan/Makefile ] || cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFV_SANITIZE=ON
 	cmake --build build-asan -j$(NPROC)
 
-# All tests, plain then sanitized; stops at the first failure.
-test: build
+# Source checks, then all tests, plain then sanitized; stops at the first failure.
+test: build check
 	ctest --test-dir build --output-on-failure --no-tests=error -j2
 	$(MAKE) build-asan
 	ctest --test-dir build-asan --output-on-failure --no-tests=error -j2

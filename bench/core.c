@@ -166,6 +166,8 @@ static void bench_heartbeats(double seconds, int threads)
     enum { N = 1000 };
     static fv_uuid ids[N];
     worker_spec *s = fv_malloc(sizeof *s);
+    if (s == NULL)
+        die("spec", FV_E_EXHAUSTED, NULL);
     for (size_t i = 0; i < N; i++) {
         spec_init(s, &e.tenant, "hb-worker", (long)i, 0, 2);
         ids[i] = register_one(&e, &a, s);
@@ -199,6 +201,8 @@ static void bench_registrations(double seconds, bool same_process)
     fv_arena a;
     fv_arena_init(&a, 0);
     worker_spec *s = fv_malloc(sizeof *s);
+    if (s == NULL)
+        die("spec", FV_E_EXHAUSTED, NULL);
     double w0 = now_s(), c0 = cpu_s(), end = w0 + seconds;
     long ops = 0;
     while (now_s() < end) {
@@ -224,6 +228,8 @@ static void bench_list(double seconds)
     fv_arena a;
     fv_arena_init(&a, 0);
     worker_spec *s = fv_malloc(sizeof *s);
+    if (s == NULL)
+        die("spec", FV_E_EXHAUSTED, NULL);
     char name[32];
     for (long i = 0; i < 10000; i++) {
         snprintf(name, sizeof name, "worker-%05ld", i % 5000);
@@ -263,8 +269,7 @@ static void bench_list(double seconds)
             ops++;
         }
     }
-    figure("list 50 of 10,000 workers filtered by status", (double)ops, now_s() - w0,
-           cpu_s() - c0);
+    figure("list 50 of 10,000 workers filtered by status", (double)ops, now_s() - w0, cpu_s() - c0);
     fv_arena_release(&a);
     env_close(&e);
 }

@@ -43,8 +43,8 @@ typedef struct fv_tenant_store_ops {
     /* Keys of a tenant, oldest first. */
     fv_err (*list_api_keys)(void *self, fv_arena *a, const fv_uuid *tenant, fv_api_key_list *out,
                             fv_error *err);
-    /* Set revoked_at = now (idempotent); FV_E_NOT_FOUND when absent or of
-     * another tenant. */
+    /* Set revoked_at = now; revoking a revoked key keeps its first
+     * revoked_at. FV_E_NOT_FOUND when absent or of another tenant. */
     fv_err (*revoke_api_key)(void *self, const fv_uuid *tenant, const fv_uuid *id, fv_time now,
                              fv_error *err);
 } fv_tenant_store_ops;

@@ -172,7 +172,8 @@ typedef struct fv_worker_repo_ops {
     /* Compare-and-set the stored status: when it is `from`, set `to` at `now`
      * and record the change with `reason`; *changed says whether it did
      * (false, FV_OK when the stored status is no longer `from`, e.g. another
-     * replica moved it first). FV_E_NOT_FOUND. */
+     * replica moved it first). Stored availability is NOT recomputed here:
+     * callers follow with refresh_availability. FV_E_NOT_FOUND. */
     fv_err (*transition)(void *self, const fv_uuid *tenant, const fv_uuid *id,
                          fv_worker_status from, fv_worker_status to, fv_time now,
                          const char *reason, bool *changed, fv_error *err);
