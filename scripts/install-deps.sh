@@ -14,11 +14,11 @@ PACKAGES=(
     libcunit1-dev libjansson-dev libpq-dev
     libulfius-dev libmicrohttpd-dev liborcania-dev
     libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
-    libcurl4-gnutls-dev
+    libcurl4-gnutls-dev nettle-dev
     # codegen and test clients (run with /usr/bin/python3)
     python3-jinja2 python3-grpcio python3-grpc-tools
     # tests, tools
-    postgresql curl clang-format cppcheck
+    postgresql curl clang-format cppcheck valgrind nghttp2-client
 )
 
 # One dpkg-query for the whole list. Unknown packages print nothing on stdout
