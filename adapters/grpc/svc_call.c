@@ -1,0 +1,123 @@
+/* The per-call plumbing of the flovyn.v1 services (see svc_call.h). */
+#include "adapters/grpc/svc_call.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void log_failure(const fv_svc_call *c, fv_grpc_log_level level, fv_err rc,
+                        const fv_error *err)
+{
+    if (c->svc->log == NULL)
+        return;
+    char line[512];
+    snprintf(line, sizeof line, "%s failed: %s: %s", fv_grpc_call_method(c->call), fv_err_name(rc),
+             err != NULL && err->msg[0] != '\0' ? err->msg : fv_strerror(rc));
+    c->svc->log(c->svc->log_user, level, line);
+}
+
+void fv_svc_fail(fv_svc_call *c, fv_err rc, const fv_error *err)
+{
+    const char *msg = err != NULL && err->msg[0] != '\0' ? err->msg : NULL;
+    switch (rc) {
+    case FV_OK:
+        /* A caller bug: never answer OK through the failure path. */
+        log_failure(c, FV_GRPC_LOG_ERROR, FV_E_INTERNAL, err);
+        fv_grpc_call_fail_err(c->call, FV_E_INTERNAL, NULL);
+        return;
+    case FV_E_INVALID:
+    case FV_E_NOT_FOUND:
+    case FV_E_CONFLICT:
+    case FV_E_PRECONDITION:
+    case FV_E_ABORTED:
+    case FV_E_UNAUTHENTICATED:
+    case FV_E_PERMISSION:
+        fv_grpc_call_fail_err(c->call, rc, msg);
+        return;
+    case FV_E_EXHAUSTED:
+    case FV_E_UNAVAILABLE:
+    case FV_E_TIMEOUT:
+        log_failure(c, FV_GRPC_LOG_WARN, rc, err);
+        fv_grpc_call_fail_err(c->call, rc, NULL);
+        return;
+    case FV_E_INTERNAL:
+        log_failure(c, FV_GRPC_LOG_ERROR, rc, err);
+        fv_grpc_call_fail_err(c->call, rc, NULL);
+        return;
+    }
+    log_failure(c, FV_GRPC_LOG_ERROR, rc, err);
+    fv_grpc_call_fail_err(c->call, FV_E_INTERNAL, NULL);
+}
+
+bool fv_svc_begin(fv_svc_call *c, fv_grpc_call *call, void *user, unsigned roles)
+{
+    memset(c, 0, sizeof *c);
+    c->call = call;
+    c->svc = user;
+    c->arena = fv_grpc_call_arena(call);
+    fv_error err = {0};
+    const char *auth = fv_grpc_call_metadata(call, "authorization");
+    fv_err rc = fv_authenticate(c->svc->deps, c->arena, auth, &c->who, &err);
+    if (rc == FV_OK)
+        rc = fv_authorize_role(&c->who, roles, &err);
+    if (rc != FV_OK) {
+        fv_svc_fail(c, rc, &err);
+        return false;
+    }
+    return true;
+}
+
+static void *arena_alloc(void *data, size_t n)
+{
+    return fv_arena_alloc(data, n == 0 ? 1 : n);
+}
+
+static void arena_free(void *data, void *p)
+{
+    (void)data;
+    (void)p; /* released with the call's arena */
+}
+
+void *fv_svc_decode(fv_svc_call *c, const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCAllocator alloc = {
+        .alloc = arena_alloc, .free = arena_free, .allocator_data = c->arena};
+    size_t n = 0;
+    const uint8_t *bytes = fv_grpc_call_request(c->call, &n);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &alloc, n, bytes);
+    if (m == NULL) {
+        fv_error err;
+        fv_error_set(&err, FV_E_INVALID, "could not decode the request as %s", desc->name);
+        fv_svc_fail(c, FV_E_INVALID, &err);
+        return NULL;
+    }
+    return m;
+}
+
+bool fv_svc_check_org(fv_svc_call *c, const char *org_id, fv_uuid *tenant)
+{
+    fv_error err = {0};
+    fv_err rc = FV_OK;
+    if (org_id == NULL || !fv_uuid_parse(org_id, strlen(org_id), tenant))
+        rc = fv_error_set(&err, FV_E_INVALID, "org_id is not a valid UUID");
+    else
+        rc = fv_authorize_tenant(&c->who, tenant, &err);
+    if (rc != FV_OK) {
+        fv_svc_fail(c, rc, &err);
+        return false;
+    }
+    return true;
+}
+
+void fv_svc_reply(fv_svc_call *c, const ProtobufCMessage *resp)
+{
+    size_t n = protobuf_c_message_get_packed_size(resp);
+    uint8_t *buf = fv_arena_alloc(c->arena, n == 0 ? 1 : n);
+    if (buf == NULL) {
+        fv_error err;
+        fv_error_set(&err, FV_E_EXHAUSTED, "out of memory encoding the answer (%zu bytes)", n);
+        fv_svc_fail(c, FV_E_EXHAUSTED, &err);
+        return;
+    }
+    size_t packed = protobuf_c_message_pack(resp, buf);
+    fv_grpc_call_reply(c->call, buf, packed);
+}
