@@ -1,0 +1,315 @@
+"""Python client side of the flovyn.v1 wire contract, built from proto/flovyn.proto.
+
+Used by the end-to-end tests, the demo workers and the benches. Run with Debian's
+interpreter (/usr/bin/python3): it needs python3-grpcio and python3-grpc-tools.
+
+    import flovyn_proto as fp
+    pb2, pb2_grpc = fp.load()
+    with fp.DevServer("/path/to/flovyn-server") as srv:
+        chan = fp.channel(srv.grpc_target)
+        stub = pb2_grpc.WorkerLifecycleStub(chan)
+        resp = fp.register_worker(stub, srv.worker_key, srv.tenant_id,
+                                  tasks=["send-email"])
+        fp.heartbeat(stub, srv.worker_key, resp.worker_id)
+
+Generated modules (flovyn_pb2, flovyn_pb2_grpc) are written once per content of
+the proto into a cache directory named after its SHA-256, then imported from
+there. Set FLOVYN_PROTO_CACHE to choose the parent directory (default: the
+system temporary directory).
+"""
+import hashlib
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROTO_DIR = os.path.join(REPO_ROOT, "proto")
+PROTO_FILE = os.path.join(PROTO_DIR, "flovyn.proto")
+# google/protobuf/empty.proto comes from libprotobuf-dev.
+WKT_INCLUDE = "/usr/include"
+
+_lock = threading.Lock()
+_loaded = None
+
+
+# ---------------------------------------------------------------------------
+# Code generation
+# ---------------------------------------------------------------------------
+
+def proto_hash(path=PROTO_FILE):
+    """SHA-256 (hex) of a .proto file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def generate(proto=PROTO_FILE, include_dirs=(), out_dir=None, grpc_stubs=True):
+    """Runs grpc_tools.protoc on one .proto and returns the output directory.
+
+    Without out_dir the output goes to <cache>/flovyn-proto-<uid>-<hash16>, and
+    an existing complete directory is reused. Generation happens in a private
+    directory renamed into place, so concurrent callers never see half a module.
+    Raises RuntimeError with protoc's message if the proto does not compile.
+    """
+    from grpc_tools import protoc  # Debian python3-grpc-tools
+
+    proto = os.path.abspath(proto)
+    includes = [os.path.dirname(proto)] + list(include_dirs) + [WKT_INCLUDE]
+    if out_dir is None:
+        key = hashlib.sha256((proto_hash(proto) + "|" + "|".join(includes) + "|" +
+                              str(grpc_stubs)).encode()).hexdigest()[:16]
+        parent = os.environ.get("FLOVYN_PROTO_CACHE") or tempfile.gettempdir()
+        out_dir = os.path.join(parent, "flovyn-proto-%d-%s" % (os.getuid(), key))
+        if os.path.isfile(os.path.join(out_dir, ".complete")):
+            return out_dir
+        os.makedirs(parent, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".flovyn-proto-", dir=parent)
+    else:
+        os.makedirs(out_dir, exist_ok=True)
+        work = out_dir
+
+    args = ["grpc_tools.protoc"] + ["-I" + d for d in includes]
+    args += ["--python_out=" + work]
+    if grpc_stubs:
+        args += ["--grpc_python_out=" + work]
+    args.append(proto)
+    # protoc prints its diagnostics on the process's stderr; capture them via a
+    # child process so the error can be raised with its text.
+    res = subprocess.run([sys.executable, "-m"] + args, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError("protoc failed on %s: %s" % (proto, (res.stderr or res.stdout).strip()))
+    if work == out_dir:
+        return out_dir
+    open(os.path.join(work, ".complete"), "w").close()
+    try:
+        os.rename(work, out_dir)
+    except OSError:
+        # Another process won the race; its directory is as good as ours.
+        subprocess.run(["rm", "-rf", work], check=False)
+    return out_dir
+
+
+def import_generated(out_dir, *names):
+    """Imports modules by name from a generated directory; returns them in order."""
+    if out_dir not in sys.path:
+        sys.path.insert(0, out_dir)
+    return tuple(importlib.import_module(n) for n in names)
+
+
+def load():
+    """Returns (flovyn_pb2, flovyn_pb2_grpc) generated from proto/flovyn.proto.
+
+    The first call generates (or reuses) the cached modules; later calls return
+    the same module objects.
+    """
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            _loaded = import_generated(generate(), "flovyn_pb2", "flovyn_pb2_grpc")
+        return _loaded
+
+
+# ---------------------------------------------------------------------------
+# Channels, metadata, calls
+# ---------------------------------------------------------------------------
+
+def channel(target, max_message_bytes=None):
+    """An insecure (h2c) channel to HOST:PORT.
+
+    max_message_bytes raises the client's own send/receive limits, which a test
+    needs to put an oversized message on the wire for the server to refuse.
+    """
+    import grpc
+
+    options = []
+    if max_message_bytes is not None:
+        options = [("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.max_receive_message_length", max_message_bytes)]
+    return grpc.insecure_channel(target, options=options)
+
+
+def bearer(key):
+    """Call metadata carrying an API key the way the SDKs send it."""
+    return (("authorization", "Bearer " + key),)
+
+
+def sdk_content_hash(kind, version):
+    """The SDK's default content hash: hex SHA-256 of "<kind>:<version>"."""
+    return hashlib.sha256(("%s:%s" % (kind, version)).encode()).hexdigest()
+
+
+def workflow(kind, version="1.0.0", content_hash=None, **fields):
+    """A WorkflowCapability with the Rust SDK's defaults; fields override."""
+    pb2, _ = load()
+    values = dict(kind=kind, name=kind, cancellable=True, version=version,
+                  content_hash=content_hash or sdk_content_hash(kind, version))
+    values.update(fields)
+    return pb2.WorkflowCapability(**values)
+
+
+def task(kind, **fields):
+    """A TaskCapability with the SDK's defaults (name = kind, cancellable)."""
+    pb2, _ = load()
+    values = dict(kind=kind, name=kind, cancellable=True)
+    values.update(fields)
+    return pb2.TaskCapability(**values)
+
+
+def registration(org_id, name="py-worker", host=None, pid=None, worker_type="UNIFIED",
+                 workflows=(), tasks=(), version="1.0.0", team_id=None):
+    """A WorkerRegistrationRequest. workflows/tasks take capability messages or
+    kind strings (expanded with workflow()/task()); host and pid default to this
+    process's."""
+    pb2, _ = load()
+    req = pb2.WorkerRegistrationRequest(
+        worker_name=name, worker_version=version, worker_type=worker_type, org_id=org_id,
+        host_name=host if host is not None else socket.gethostname(),
+        process_id=str(pid if pid is not None else os.getpid()),
+        workflows=[workflow(w) if isinstance(w, str) else w for w in workflows],
+        tasks=[task(t) if isinstance(t, str) else t for t in tasks])
+    if team_id is not None:
+        req.team_id = team_id
+    return req
+
+
+def register_worker(stub, key, org_id, timeout=10.0, **kwargs):
+    """Calls WorkerLifecycle.RegisterWorker and returns the response.
+
+    stub is a flovyn_pb2_grpc.WorkerLifecycleStub; kwargs go to registration().
+    Raises grpc.RpcError on a non-OK status.
+    """
+    return stub.RegisterWorker(registration(org_id, **kwargs), metadata=bearer(key),
+                               timeout=timeout)
+
+
+def heartbeat(stub, key, worker_id, timeout=10.0, health_info=b""):
+    """Calls WorkerLifecycle.SendHeartbeat (returns google.protobuf.Empty)."""
+    pb2, _ = load()
+    return stub.SendHeartbeat(pb2.WorkerHeartbeatRequest(worker_id=worker_id,
+                                                         health_info=health_info),
+                              metadata=bearer(key), timeout=timeout)
+
+
+# ---------------------------------------------------------------------------
+# A flovyn-server process for tests, demos and benches
+# ---------------------------------------------------------------------------
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind 0, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevServer:
+    """`flovyn-server serve --memory --dev` on free loopback ports.
+
+    start() waits until the server has written its credentials file (it does so
+    once it serves), then exposes tenant, tenant_id, worker_key, operator_key,
+    grpc_target and http_base. stop() sends a signal and waits; the server's
+    stderr is collected in `stderr` (a list of lines) all along. Use as a
+    context manager, or call stop() in a finally block: every process started
+    is always ended.
+    """
+
+    def __init__(self, binary, extra_args=(), start_timeout=30.0, env=None):
+        self.binary = binary
+        self.extra_args = list(extra_args)
+        self.start_timeout = start_timeout
+        self.env = env
+        self.proc = None
+        self.stderr = []
+        self.returncode = None
+        self._dir = None
+        self._drain_thread = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self._dir = tempfile.mkdtemp(prefix="flovyn-dev-")
+        self.credentials_path = os.path.join(self._dir, "credentials.json")
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        while self.http_port == self.grpc_port:
+            self.http_port = free_port()
+        self.grpc_target = "127.0.0.1:%d" % self.grpc_port
+        self.http_base = "http://127.0.0.1:%d" % self.http_port
+        cmd = [self.binary, "serve", "--memory", "--dev",
+               "--grpc-listen", self.grpc_target,
+               "--http-listen", "127.0.0.1:%d" % self.http_port,
+               "--credentials-file", self.credentials_path] + self.extra_args
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, errors="replace",
+                                     env=self.env)
+        self._drain_thread = threading.Thread(target=self._drain, daemon=True)
+        self._drain_thread.start()
+        try:
+            self.credentials = self._wait_credentials()
+        except BaseException:
+            self.stop()
+            raise
+        self.tenant = self.credentials["tenant"]
+        self.tenant_id = self.credentials["tenantId"]
+        self.worker_key = self.credentials["workerKey"]
+        self.operator_key = self.credentials["operatorKey"]
+        return self
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip("\n"))
+
+    def _wait_credentials(self):
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("flovyn-server exited with %s before it was ready:\n%s"
+                                   % (self.proc.returncode, self.stderr_text()))
+            try:
+                with open(self.credentials_path) as f:
+                    creds = json.load(f)
+                if all(k in creds for k in ("tenant", "tenantId", "workerKey", "operatorKey")):
+                    return creds
+            except (OSError, ValueError):
+                pass  # not there yet, or being written
+            time.sleep(0.05)
+        raise RuntimeError("flovyn-server wrote no credentials within %.0f s:\n%s"
+                           % (self.start_timeout, self.stderr_text()))
+
+    def stderr_text(self):
+        if self._drain_thread is not None and self.proc is not None and self.proc.poll() is not None:
+            self._drain_thread.join(timeout=5)
+        return "\n".join(self.stderr)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signals the server and waits up to timeout seconds; kills it if it
+        hangs. Returns its exit code (None if it had to be killed). Idempotent."""
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.returncode = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.returncode = None
+        else:
+            self.returncode = self.proc.returncode
+        if self._drain_thread is not None:
+            self._drain_thread.join(timeout=5)
+        self.proc = None
+        if self._dir is not None:
+            subprocess.run(["rm", "-rf", self._dir], check=False)
+            self._dir = None
+        return self.returncode
