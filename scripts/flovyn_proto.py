@@ -57,8 +57,6 @@ def generate(proto=PROTO_FILE, include_dirs=(), out_dir=None, grpc_stubs=True):
     directory renamed into place, so concurrent callers never see half a module.
     Raises RuntimeError with protoc's message if the proto does not compile.
     """
-    from grpc_tools import protoc  # Debian python3-grpc-tools
-
     proto = os.path.abspath(proto)
     includes = [os.path.dirname(proto)] + list(include_dirs) + [WKT_INCLUDE]
     if out_dir is None:
@@ -79,8 +77,9 @@ def generate(proto=PROTO_FILE, include_dirs=(), out_dir=None, grpc_stubs=True):
     if grpc_stubs:
         args += ["--grpc_python_out=" + work]
     args.append(proto)
-    # protoc prints its diagnostics on the process's stderr; capture them via a
-    # child process so the error can be raised with its text.
+    # grpc_tools (Debian python3-grpc-tools) runs in a child process: protoc
+    # prints its diagnostics on the process's stderr, so they can be captured
+    # and raised with the error.
     res = subprocess.run([sys.executable, "-m"] + args, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError("protoc failed on %s: %s" % (proto, (res.stderr or res.stdout).strip()))

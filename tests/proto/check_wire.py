@@ -45,8 +45,8 @@ def check(name, cond, detail=""):
 # ---------------------------------------------------------------------------
 # The contract, transcribed from grpc-contract.md sections 1.2-1.4.
 # One row per field: Message  number  field  type  [label]
-# type: a scalar, a message or enum name, or map<string,string>;
-# label: optional / repeated (absent = singular, implicit presence).
+# The type column holds a scalar, a message or enum name, or map<string,string>;
+# the label column optional / repeated (absent = singular, implicit presence).
 # ---------------------------------------------------------------------------
 CONTRACT_FIELDS = """
 WorkerRegistrationRequest   1  worker_name            string
