@@ -1,0 +1,288 @@
+/* The server process: startup, the signal wait and the shutdown (serve.h). */
+#include "app/serve.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/grpc.h>
+#include <jansson.h>
+
+#include "adapters/grpc/flovyn_services.h"
+#include "adapters/grpc/grpc_server.h"
+#include "app/bundle.h"
+#include "app/dev.h"
+#include "app/log.h"
+#include "app/scheduler.h"
+#include "core/util/arena.h"
+
+/* Watches for a second signal while the server shuts down. */
+typedef struct force_exit {
+    sigset_t sigs;
+    atomic_bool done;
+    pthread_t thread;
+    bool started;
+} force_exit;
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    default:
+        return "signal";
+    }
+}
+
+static void *force_exit_main(void *arg)
+{
+    force_exit *f = arg;
+    const struct timespec tick = {0, 100 * 1000000L};
+
+    while (!atomic_load(&f->done)) {
+        int sig = sigtimedwait(&f->sigs, NULL, &tick);
+        if (sig > 0) {
+            fv_app_log(FV_APP_LOG_ERROR, "server second %s during shutdown: exiting now",
+                       signal_name(sig));
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
+static void force_exit_start(force_exit *f, const sigset_t *sigs)
+{
+    f->sigs = *sigs;
+    atomic_store(&f->done, false);
+    f->started = pthread_create(&f->thread, NULL, force_exit_main, f) == 0;
+    if (!f->started)
+        fv_app_log(FV_APP_LOG_WARN, "server could not watch for a second signal; shutting down "
+                                    "anyway");
+}
+
+static void force_exit_stop(force_exit *f)
+{
+    if (!f->started)
+        return;
+    atomic_store(&f->done, true);
+    pthread_join(f->thread, NULL);
+    f->started = false;
+}
+
+/* The address a client on this machine dials: a wildcard host becomes
+ * loopback. */
+static void connect_addr(const char *host, int port, char *out, size_t cap)
+{
+    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+        host = "127.0.0.1";
+    else if (strcmp(host, "[::]") == 0)
+        host = "[::1]";
+    snprintf(out, cap, "%s:%d", host, port);
+}
+
+static void remove_stale_credentials(const char *path)
+{
+    if (unlink(path) == 0)
+        fv_app_log(FV_APP_LOG_INFO, "dev removed the credentials file of an earlier run path=%s",
+                   path);
+    else if (errno != ENOENT)
+        fv_app_log(FV_APP_LOG_WARN, "dev could not remove stale credentials path=%s error=\"%s\"",
+                   path, strerror(errno));
+}
+
+int fv_app_serve(const fv_app_config *cfg)
+{
+    sigset_t sigs;
+    fv_app_bundle bundle;
+    fv_arena dev_arena;
+    fv_app_dev_credentials creds;
+    fv_grpc_services services;
+    fv_grpc_method methods[FV_GRPC_FLOVYN_METHODS_MAX];
+    fv_grpc_server_config gcfg;
+    fv_grpc_server *server = NULL;
+    fv_app_scheduler *scheduler = NULL;
+    fv_app_schedule schedule;
+    force_exit fx = {0};
+    char host[FV_APP_LISTEN_MAX + 1], bound[FV_APP_LISTEN_MAX + 16];
+    char dial[FV_APP_LISTEN_MAX + 16];
+    fv_error err;
+    int port = 0, sig = 0, status = 1;
+    fv_err rc;
+
+    /* 1. Signals, before any thread exists (gRPC's included). */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0) {
+        fv_app_log(FV_APP_LOG_ERROR, "server could not block SIGINT/SIGTERM");
+        return 1;
+    }
+    fv_app_log_set_level(cfg->log_level);
+    fv_app_log(FV_APP_LOG_INFO,
+               "server starting version=%s storage=memory pid=%ld grpc-threads=%d log-level=%s",
+               fv_app_version(), (long)getpid(), cfg->grpc_threads,
+               fv_app_log_level_name(cfg->log_level));
+
+    /* 2. Library global init, once, before any thread (STYLE rule 24). */
+    json_object_seed(0);
+    grpc_init();
+
+    fv_arena_init(&dev_arena, 0);
+    memset(&creds, 0, sizeof creds);
+    rc = fv_app_bundle_open_memory(cfg, &bundle, &err);
+    if (rc != FV_OK) {
+        fv_app_log(FV_APP_LOG_ERROR,
+                   "server could not build the in-memory bundle code=%s "
+                   "error=\"%s\"",
+                   fv_err_name(rc), fv_error_message(&err, rc));
+        goto out_grpc;
+    }
+
+    /* 3. Development tenant and keys (before serving, so that they exist as
+     * soon as a worker can connect). */
+    if (cfg->dev) {
+        if (cfg->credentials_file != NULL)
+            remove_stale_credentials(cfg->credentials_file);
+        rc = fv_app_dev_bootstrap(&bundle.deps, &dev_arena, &creds, &err);
+        if (rc != FV_OK) {
+            fv_app_log(FV_APP_LOG_ERROR,
+                       "dev could not create the tenant and keys code=%s "
+                       "error=\"%s\"",
+                       fv_err_name(rc), fv_error_message(&err, rc));
+            goto out_bundle;
+        }
+        fv_app_log(FV_APP_LOG_INFO,
+                   "dev created tenant=%s id=%s with a worker key and an "
+                   "operator key",
+                   creds.tenant_slug, creds.tenant_id);
+    } else {
+        fv_app_log(FV_APP_LOG_WARN,
+                   "auth no API key exists: every call will be refused as UNAUTHENTICATED; "
+                   "start with --dev to create tenant \"default\" and keys (commands to "
+                   "create keys come in a later release)");
+    }
+
+    /* 4. gRPC. */
+    memset(&services, 0, sizeof services);
+    services.deps = &bundle.deps;
+    services.log = fv_app_log_grpc;
+    memset(&gcfg, 0, sizeof gcfg);
+    gcfg.listen = cfg->grpc_listen;
+    gcfg.cq_threads = cfg->grpc_threads;
+    gcfg.shutdown_grace_ms = (int)cfg->shutdown_grace_ms;
+    gcfg.methods = methods;
+    gcfg.n_methods = fv_grpc_flovyn_methods(&services, methods, FV_GRPC_FLOVYN_METHODS_MAX);
+    gcfg.log = fv_app_log_grpc;
+    if (cfg->shutdown_grace_ms == 0)
+        gcfg.shutdown_grace_ms = 1; /* 0 would mean the default of the machinery */
+    server = fv_grpc_server_new(&gcfg, &err);
+    if (server == NULL) {
+        if (err.code == FV_E_UNAVAILABLE)
+            fv_app_log(FV_APP_LOG_ERROR,
+                       "grpc could not listen on %s (address in use or not available): %s",
+                       cfg->grpc_listen, fv_error_message(&err, err.code));
+        else
+            fv_app_log(FV_APP_LOG_ERROR, "grpc could not start code=%s error=\"%s\"",
+                       fv_err_name(err.code), fv_error_message(&err, err.code));
+        goto out_bundle;
+    }
+    port = fv_grpc_server_port(server);
+    if (!fv_app_listen_parse(cfg->grpc_listen, host, sizeof host, NULL))
+        snprintf(host, sizeof host, "?");
+    snprintf(bound, sizeof bound, "%s:%d", host, port);
+    connect_addr(host, port, dial, sizeof dial);
+    fv_app_log(FV_APP_LOG_INFO, "grpc listening addr=%s methods=%zu threads=%d", bound,
+               gcfg.n_methods, cfg->grpc_threads);
+    fv_app_log(FV_APP_LOG_INFO,
+               "http REST API not served yet (arrives with the REST release) http-listen=%s",
+               cfg->http_listen);
+
+    /* 5. Scheduler. */
+    schedule.activate_ms = cfg->activate_interval_ms;
+    schedule.stale_ms = cfg->stale_interval_ms;
+    schedule.availability_ms = cfg->availability_interval_ms;
+    schedule.retention_ms = cfg->retention_interval_ms;
+    scheduler = fv_app_scheduler_start(&bundle.deps, &schedule, &err);
+    if (scheduler == NULL) {
+        fv_app_log(FV_APP_LOG_ERROR, "scheduler could not start: %s",
+                   fv_error_message(&err, err.code));
+        goto out_server;
+    }
+    {
+        char a[FV_APP_DURATION_STR_MAX], b[FV_APP_DURATION_STR_MAX];
+        char c[FV_APP_DURATION_STR_MAX], d[FV_APP_DURATION_STR_MAX];
+        char e[FV_APP_DURATION_STR_MAX], f[FV_APP_DURATION_STR_MAX];
+        char g[FV_APP_DURATION_STR_MAX];
+        fv_app_log(FV_APP_LOG_INFO,
+                   "scheduler started activate=%s stale=%s availability=%s retention=%s "
+                   "degraded-after=%s offline-after=%s retention-after=%s",
+                   fv_app_duration_format(schedule.activate_ms, a),
+                   fv_app_duration_format(schedule.stale_ms, b),
+                   fv_app_duration_format(schedule.availability_ms, c),
+                   fv_app_duration_format(schedule.retention_ms, d),
+                   fv_app_duration_format(cfg->liveness.degraded_after_ms, e),
+                   fv_app_duration_format(cfg->liveness.offline_after_ms, f),
+                   cfg->liveness.retention_ms == 0
+                       ? "never"
+                       : fv_app_duration_format(cfg->liveness.retention_ms, g));
+    }
+
+    /* 6. Now that the server listens: tell the developer, then the file
+     * whose appearance means "ready". */
+    if (cfg->dev) {
+        fv_app_dev_print(stdout, &creds, dial, cfg->credentials_file);
+        if (cfg->credentials_file != NULL) {
+            rc = fv_app_dev_write_credentials(cfg->credentials_file, &creds, &err);
+            if (rc != FV_OK) {
+                fv_app_log(FV_APP_LOG_ERROR, "dev %s", fv_error_message(&err, rc));
+                goto out_running;
+            }
+            fv_app_log(FV_APP_LOG_INFO, "dev credentials written path=%s mode=0600",
+                       cfg->credentials_file);
+        }
+    }
+    fv_app_log(FV_APP_LOG_INFO, "server ready (SIGINT or SIGTERM to stop)");
+
+    /* 7. Wait. */
+    for (;;) {
+        int e = sigwait(&sigs, &sig);
+        if (e == 0)
+            break;
+        if (e != EINTR) {
+            fv_app_log(FV_APP_LOG_ERROR, "server sigwait failed (error %d); stopping", e);
+            break;
+        }
+    }
+    {
+        char gr[FV_APP_DURATION_STR_MAX];
+        fv_app_log(FV_APP_LOG_INFO, "server %s received: shutting down grace=%s", signal_name(sig),
+                   fv_app_duration_format(cfg->shutdown_grace_ms, gr));
+    }
+    force_exit_start(&fx, &sigs);
+    status = 0;
+
+    /* 8. Reverse order. */
+out_running:
+    fv_grpc_server_stop(server);
+    fv_app_log(FV_APP_LOG_INFO, "grpc stopped");
+    fv_app_scheduler_stop(scheduler);
+    fv_app_log(FV_APP_LOG_INFO, "scheduler stopped");
+out_server:
+    fv_grpc_server_free(server);
+out_bundle:
+    fv_app_bundle_close(&bundle);
+out_grpc:
+    fv_arena_release(&dev_arena);
+    grpc_shutdown();
+    force_exit_stop(&fx);
+    if (status == 0)
+        fv_app_log(FV_APP_LOG_INFO, "server stopped");
+    return status;
+}
