@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapters/crypto/crypto.h"
 #include "adapters/memory/mem_store.h"
 #include "core/util/alloc.h"
 #include "core/deps.h"
@@ -57,6 +58,7 @@ static void env_open(bench_env *e)
         .tenants = fv_mem_tenant_store(e->store),
         .clock = fv_system_clock(),
         .ids = fv_system_ids(),
+        .hasher = fv_nettle_hasher(),
         .liveness = FV_LIVENESS_DEFAULTS,
     };
     fv_error err;

@@ -41,5 +41,6 @@ fv_err fv_deps_validate(const fv_deps *d, fv_error *err)
             "tenants");
     REQUIRE(d->clock.ops != NULL && d->clock.ops->now, "clock");
     REQUIRE(d->ids.ops != NULL && d->ids.ops->new_uuid && d->ids.ops->random, "ids");
+    REQUIRE(d->hasher.ops != NULL && d->hasher.ops->sha256, "hasher");
     return fv_liveness_validate(&d->liveness, err);
 }

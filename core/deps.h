@@ -10,6 +10,7 @@
 #include "core/worker.h"
 #include "ports/clock.h"
 #include "ports/definition_repo.h"
+#include "ports/hasher.h"
 #include "ports/heartbeat_store.h"
 #include "ports/ids.h"
 #include "ports/tenant_store.h"
@@ -23,6 +24,7 @@ typedef struct fv_deps {
     fv_tenant_store tenants;
     fv_clock clock;
     fv_ids ids;
+    fv_hasher hasher; /* SHA-256 of API keys */
     fv_liveness liveness;
 } fv_deps;
 

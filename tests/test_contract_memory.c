@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/crypto/crypto.h"
 #include "adapters/memory/mem_store.h"
 #include "tests/support/contract.h"
 
@@ -17,6 +18,7 @@ static int mem_open(void **ctx, fv_deps *deps)
     deps->heartbeats = fv_mem_heartbeat_store(s);
     deps->tenants = fv_mem_tenant_store(s);
     deps->clock = fv_system_clock();
+    deps->hasher = fv_nettle_hasher();
     deps->liveness = FV_LIVENESS_DEFAULTS;
     *ctx = s;
     return 0;

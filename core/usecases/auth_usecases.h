@@ -27,6 +27,17 @@
 /* Longest key text accepted; longer bearer tokens are refused unread. */
 #define FV_API_KEY_TEXT_MAX 128
 
+/* Length of every key this server issues: "flovyn_" (7) + kind (2) + "_" +
+ * prefix (16) + "_" + secret (43). */
+#define FV_API_KEY_TEXT_LEN 70
+
+/* Longest authorization value read at all (scheme, spaces and key); a longer
+ * value is refused after reading this many bytes. */
+#define FV_AUTHORIZATION_MAX 256
+
+/* Longest key display name, in bytes. */
+#define FV_API_KEY_NAME_MAX 255
+
 /* Who is calling, once authenticated. */
 typedef struct fv_principal {
     fv_uuid tenant_id;
@@ -46,8 +57,7 @@ fv_err fv_api_key_issue(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, fv
                         const char *name, fv_issued_key *out, fv_error *err);
 
 /* Revoke a key of a tenant (it stops working at once). FV_E_NOT_FOUND. */
-fv_err fv_api_key_revoke(const fv_deps *d, const fv_uuid *tenant, const fv_uuid *id,
-                         fv_error *err);
+fv_err fv_api_key_revoke(const fv_deps *d, const fv_uuid *tenant, const fv_uuid *id, fv_error *err);
 
 /*
  * Authenticate the value of an `authorization` header ("Bearer <key>"; the
@@ -57,8 +67,8 @@ fv_err fv_api_key_revoke(const fv_deps *d, const fv_uuid *tenant, const fv_uuid 
  * that says which without echoing the key. Storage failures pass through
  * (FV_E_UNAVAILABLE...), never as success.
  */
-fv_err fv_authenticate(const fv_deps *d, fv_arena *a, const char *authorization,
-                       fv_principal *out, fv_error *err);
+fv_err fv_authenticate(const fv_deps *d, fv_arena *a, const char *authorization, fv_principal *out,
+                       fv_error *err);
 
 /* The principal may act on `tenant` (its own). FV_E_PERMISSION otherwise. */
 fv_err fv_authorize_tenant(const fv_principal *p, const fv_uuid *tenant, fv_error *err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/crypto/crypto.h"
 #include "core/definition.h"
 #include "core/queries/worker_queries.h"
 #include "core/usecases/worker_usecases.h"
@@ -31,6 +32,7 @@ int fv_fixture_init(fv_fixture *fx)
     fx->deps.ids = fv_seq_ids_new(FV_FIXTURE_ID_SEED);
     if (fx->deps.ids.ops == NULL)
         goto fail;
+    fx->deps.hasher = fv_nettle_hasher();
     fx->deps.liveness = FV_LIVENESS_DEFAULTS;
     if (fv_deps_validate(&fx->deps, NULL) != FV_OK)
         goto fail;
