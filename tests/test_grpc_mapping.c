@@ -159,8 +159,9 @@ static void *round_trip(fv_arena *a, const ProtobufCMessage *m)
     uint8_t *buf = fv_arena_alloc(a, n + 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     protobuf_c_message_pack(m, buf);
-    ProtobufCAllocator alloc = {.alloc = arena_alloc, .free = arena_free, .allocator_data = a};
-    void *out = protobuf_c_message_unpack(m->descriptor, &alloc, n, buf);
+    ProtobufCAllocator arena_allocator = {
+        .alloc = arena_alloc, .free = arena_free, .allocator_data = a};
+    void *out = protobuf_c_message_unpack(m->descriptor, &arena_allocator, n, buf);
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     return out;
 }

@@ -79,11 +79,11 @@ static void arena_free(void *data, void *p)
 
 void *fv_svc_decode(fv_svc_call *c, const ProtobufCMessageDescriptor *desc)
 {
-    ProtobufCAllocator alloc = {
+    ProtobufCAllocator arena_allocator = {
         .alloc = arena_alloc, .free = arena_free, .allocator_data = c->arena};
     size_t n = 0;
     const uint8_t *bytes = fv_grpc_call_request(c->call, &n);
-    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &alloc, n, bytes);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &arena_allocator, n, bytes);
     if (m == NULL) {
         fv_error err;
         fv_error_set(&err, FV_E_INVALID, "could not decode the request as %s", desc->name);
