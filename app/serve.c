@@ -185,9 +185,8 @@ int fv_app_serve(const fv_app_config *cfg)
     server = fv_grpc_server_new(&gcfg, &err);
     if (server == NULL) {
         if (err.code == FV_E_UNAVAILABLE)
-            fv_app_log(FV_APP_LOG_ERROR,
-                       "grpc could not listen on %s (address in use or not available): %s",
-                       cfg->grpc_listen, fv_error_message(&err, err.code));
+            fv_app_log(FV_APP_LOG_ERROR, "grpc %s: the address is in use or not available here",
+                       fv_error_message(&err, err.code));
         else
             fv_app_log(FV_APP_LOG_ERROR, "grpc could not start code=%s error=\"%s\"",
                        fv_err_name(err.code), fv_error_message(&err, err.code));
