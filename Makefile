@@ -42,18 +42,23 @@ format: deps
 	    fi; \
 	done | xargs -r clang-format -i
 
-# Every bench/<name>.c, built as build/bench_<name>; they print figures.
+# Every bench/<name>.c, built as build/bench_<name>, then every bench/*.py run
+# with /usr/bin/python3 and the path of build/flovyn-server; they print figures.
 bench: build
 	@shopt -s nullglob; ran=0; \
 	for b in build/bench_*; do \
 	    [ -f "$$b" ] && [ -x "$$b" ] || continue; \
 	    echo "== $$b"; "$$b"; ran=1; \
 	done; \
-	[ $$ran = 1 ] || echo "bench: no bench/*.c yet"
+	for p in bench/*.py; do \
+	    echo "== $$p"; /usr/bin/python3 "$$p" build/flovyn-server; ran=1; \
+	done; \
+	[ $$ran = 1 ] || echo "bench: no bench/*.c or bench/*.py yet"
 
-# Placeholder until the gRPC issue brings flovyn-server.
+# flovyn-server in memory with development keys and a few demo workers
+# (scripts/run-demo.sh); Ctrl-C stops everything. FLOVYN_* variables apply.
 run: build
-	@echo "make run: nothing to run yet -- flovyn-server arrives with the gRPC issue."
+	scripts/run-demo.sh build
 
 clean:
 	rm -rf build build-asan
