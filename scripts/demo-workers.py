@@ -39,8 +39,14 @@ DEMO_WORKERS = [
 ]
 
 
+_say_lock = threading.Lock()
+
+
 def say(msg):
-    print("demo-workers: " + msg, flush=True)
+    """One whole line on stdout (the worker threads share it)."""
+    with _say_lock:
+        sys.stdout.write("demo-workers: " + msg + "\n")
+        sys.stdout.flush()
 
 
 def describe(spec):
