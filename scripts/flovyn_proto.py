@@ -307,6 +307,8 @@ class DevServer:
             self.returncode = self.proc.returncode
         if self._drain_thread is not None:
             self._drain_thread.join(timeout=5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
         self.proc = None
         if self._dir is not None:
             subprocess.run(["rm", "-rf", self._dir], check=False)

@@ -12,6 +12,7 @@ Usage: /usr/bin/python3 tests/e2e/test_grpc_workers.py PATH/TO/flovyn-server
 Prints one line per check; exits non-zero if any test fails.
 """
 import os
+import signal
 import sys
 import threading
 import unittest
@@ -384,6 +385,18 @@ class ShutdownTest(unittest.TestCase):
         say("SIGTERM after %d heartbeats under load (8 threads) -> exit 0 within 10 s, "
             "no sanitizer report" % before,
             "calls refused while stopping: %s" % sorted({c.name for c in errors}))
+
+    def test_sigint_idle(self):
+        server = fp.DevServer(SERVER_BINARY)
+        server.start()
+        try:
+            rc = server.stop(sig=signal.SIGINT, timeout=10)
+        finally:
+            server.stop()
+        stderr = server.stderr_text()
+        self.assertEqual(rc, 0, "exit code %s\n%s" % (rc, stderr[-3000:]))
+        self.assertEqual([m for m in SANITIZER_MARKERS if m in stderr], [], stderr[-3000:])
+        say("SIGINT on an idle server -> exit 0 within 10 s, no sanitizer report")
 
 
 if __name__ == "__main__":
