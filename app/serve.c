@@ -124,6 +124,15 @@ int fv_app_serve(const fv_app_config *cfg)
         fv_app_log(FV_APP_LOG_ERROR, "server could not block SIGINT/SIGTERM");
         return 1;
     }
+    /* A reader of stdout or stderr that goes away must not kill the server
+     * (gRPC's own sockets never raise SIGPIPE). */
+    {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGPIPE, &ign, NULL);
+    }
     fv_app_log_set_level(cfg->log_level);
     fv_app_log(FV_APP_LOG_INFO,
                "server starting version=%s storage=memory pid=%ld grpc-threads=%d log-level=%s",
