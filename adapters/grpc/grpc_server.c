@@ -850,23 +850,26 @@ static void flush_parked(fv_grpc_server *srv)
     }
 }
 
-/* Wait (server mutex held) until shutdown is notified and no call is left,
- * for at most ms (< 0: forever). Returns whether that happened. */
-static bool wait_drained(fv_grpc_server *srv, int64_t ms)
+/* Wait (server mutex held) until no call is left and, with need_shutdown,
+ * the shutdown is notified; for at most ms (< 0: forever). Returns whether
+ * that happened. */
+static bool wait_drained(fv_grpc_server *srv, bool need_shutdown, int64_t ms)
 {
     struct timespec until;
 
+#define DRAINED() ((!need_shutdown || srv->shutdown_done) && srv->n_calls == 0)
     abs_after_ms(&until, ms < 0 ? STOP_NAG_MS : ms);
-    while (!(srv->shutdown_done && srv->n_calls == 0)) {
+    while (!DRAINED()) {
         int rc = pthread_cond_timedwait(&srv->cv, &srv->mu, &until);
         if (rc == ETIMEDOUT) {
             if (ms >= 0)
-                return srv->shutdown_done && srv->n_calls == 0;
+                return DRAINED();
             srv_log(srv, FV_GRPC_LOG_WARN, "still waiting for %zu gRPC calls to complete",
                     srv->n_calls);
             abs_after_ms(&until, STOP_NAG_MS);
         }
     }
+#undef DRAINED
     return true;
 }
 
@@ -888,17 +891,19 @@ void fv_grpc_server_stop(fv_grpc_server *srv)
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
     /* 2. Parked calls are answered by their owners. */
     flush_parked(srv);
-    /* 3. Let in-flight calls finish, then cancel what is left. */
+    /* 3. Let in-flight calls finish, then cancel what is left. The cancel
+     * also closes idle connections: the shutdown notification waits for
+     * every connection to close, and a client may keep an idle one open for
+     * as long as it likes. */
     pthread_mutex_lock(&srv->mu);
-    drained = wait_drained(srv, srv->shutdown_grace_ms);
-    if (!drained) {
+    drained = wait_drained(srv, false, srv->shutdown_grace_ms);
+    if (!drained)
         srv_log(srv, FV_GRPC_LOG_WARN, "cancelling %zu gRPC calls still in flight after %d ms",
                 srv->n_calls, srv->shutdown_grace_ms);
-        pthread_mutex_unlock(&srv->mu);
-        grpc_server_cancel_all_calls(srv->server);
-        pthread_mutex_lock(&srv->mu);
-        wait_drained(srv, -1);
-    }
+    pthread_mutex_unlock(&srv->mu);
+    grpc_server_cancel_all_calls(srv->server);
+    pthread_mutex_lock(&srv->mu);
+    wait_drained(srv, true, -1);
     pthread_mutex_unlock(&srv->mu);
     /* 4. Server, then queue (drained to GRPC_QUEUE_SHUTDOWN by its threads). */
     grpc_server_destroy(srv->server);
