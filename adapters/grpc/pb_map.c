@@ -26,6 +26,16 @@ typedef struct cap_in {
     const char *version, *content_hash;
 } cap_in;
 
+/* The cap_in members both capability messages fill alike (field names are
+ * the same in both; only the oneof case constant differs). */
+#define CAP_COMMON(c, timeout_case)                                                                \
+    .kind = (c)->kind, .name = (c)->name, .description = (c)->description,                         \
+    .has_timeout = (c)->opt_timeout_seconds_case == (timeout_case),                                \
+    .timeout_seconds = (c)->timeout_seconds, .cancellable = (c)->cancellable,                      \
+    .n_tags = (c)->n_tags, .tags = (c)->tags, .retry_policy = (c)->retry_policy,                   \
+    .metadata = (c)->metadata, .input_schema = (c)->input_schema,                                  \
+    .output_schema = (c)->output_schema
+
 static fv_err map_capability(fv_arena *a, const char *list, size_t i, const cap_in *in,
                              fv_capability *out, fv_error *err)
 {
@@ -102,22 +112,8 @@ fv_err fv_pb_to_register_request(fv_arena *a, const Flovyn__V1__WorkerRegistrati
     for (size_t i = 0; i < m->n_workflows; i++) {
         const Flovyn__V1__WorkflowCapability *c = m->workflows[i];
         cap_in in = {
-            .kind = c->kind,
-            .name = c->name,
-            .description = c->description,
-            .has_timeout = c->opt_timeout_seconds_case ==
-                           FLOVYN__V1__WORKFLOW_CAPABILITY__OPT_TIMEOUT_SECONDS_TIMEOUT_SECONDS,
-            .timeout_seconds = c->timeout_seconds,
-            .cancellable = c->cancellable,
-            .n_tags = c->n_tags,
-            .tags = c->tags,
-            .retry_policy = c->retry_policy,
-            .metadata = c->metadata,
-            .input_schema = c->input_schema,
-            .output_schema = c->output_schema,
-            .version = c->version,
-            .content_hash = c->content_hash,
-        };
+            CAP_COMMON(c, FLOVYN__V1__WORKFLOW_CAPABILITY__OPT_TIMEOUT_SECONDS_TIMEOUT_SECONDS),
+            .version = c->version, .content_hash = c->content_hash};
         rc = map_capability(a, "workflows", i, &in, &wf[i], err);
         if (rc != FV_OK)
             return rc;
@@ -125,20 +121,7 @@ fv_err fv_pb_to_register_request(fv_arena *a, const Flovyn__V1__WorkerRegistrati
     for (size_t i = 0; i < m->n_tasks; i++) {
         const Flovyn__V1__TaskCapability *c = m->tasks[i];
         cap_in in = {
-            .kind = c->kind,
-            .name = c->name,
-            .description = c->description,
-            .has_timeout = c->opt_timeout_seconds_case ==
-                           FLOVYN__V1__TASK_CAPABILITY__OPT_TIMEOUT_SECONDS_TIMEOUT_SECONDS,
-            .timeout_seconds = c->timeout_seconds,
-            .cancellable = c->cancellable,
-            .n_tags = c->n_tags,
-            .tags = c->tags,
-            .retry_policy = c->retry_policy,
-            .metadata = c->metadata,
-            .input_schema = c->input_schema,
-            .output_schema = c->output_schema,
-        };
+            CAP_COMMON(c, FLOVYN__V1__TASK_CAPABILITY__OPT_TIMEOUT_SECONDS_TIMEOUT_SECONDS)};
         rc = map_capability(a, "tasks", i, &in, &tk[i], err);
         if (rc != FV_OK)
             return rc;

@@ -18,20 +18,11 @@ import time
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tap import check, finish  # noqa: E402
+
 ECHO = "/test.v1.Echo/"
 IDENT = lambda b: b  # noqa: E731  raw bytes both ways
-
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    line = ("ok" if cond else "not ok") + " %d - %s" % (len(results), name)
-    if not cond and detail:
-        line += "  # " + str(detail)
-    print(line, flush=True)
-    return cond
-
 
 class Server:
     """One echo_server process; start() waits for the port line."""
@@ -354,9 +345,7 @@ def main():
     forced_shutdown(binary, valgrind, slow)
     stop_under_load(binary, valgrind, slow)
 
-    failed = results.count(False)
-    print("# %d checks, %d failed" % (len(results), failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

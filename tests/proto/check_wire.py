@@ -25,22 +25,12 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 import flovyn_proto  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from tap import check, finish  # noqa: E402
 
 from google.protobuf import descriptor_pb2  # noqa: E402
 
 FDP = descriptor_pb2.FieldDescriptorProto
-
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    line = ("ok" if cond else "not ok") + " %d - %s" % (len(results), name)
-    if not cond and detail:
-        line += "  # " + str(detail)
-    print(line, flush=True)
-    return cond
-
 
 # ---------------------------------------------------------------------------
 # The contract, transcribed from grpc-contract.md sections 1.2-1.4.
@@ -484,9 +474,7 @@ def main():
           and hasattr(pb2_grpc, "TaskExecutionStub"))
     check_descriptors(pb2)
     check_optional_equivalence(pb2)
-    failed = results.count(False)
-    print("# %d checks, %d failed" % (len(results), failed), flush=True)
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
