@@ -1,0 +1,279 @@
+/*
+ * The REST API's route table and the plumbing every tenant route shares (see
+ * http_api.h and http_api_int.h): one table of tenant routes served under
+ * both prefixes, the wrapper that authenticates and authorizes before any
+ * route function runs, the operations routes, and small parameter helpers.
+ */
+#include "adapters/http/http_api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adapters/http/discovery.h"
+#include "adapters/http/http_api_int.h"
+#include "core/queries/worker_queries.h"
+#include "core/tenant.h"
+#include "core/usecases/auth_usecases.h"
+#include "core/util/alloc.h"
+#include "ports/tenant_store.h"
+
+/* The two prefixes of every tenant route (spec decision 2). */
+static const char *const tenant_prefixes[] = {"/api/tenants/{tenant}", "/api/orgs/{tenant}"};
+#define N_PREFIXES (sizeof tenant_prefixes / sizeof tenant_prefixes[0])
+
+/* Where the tenant routes come from (one entry per resource file). */
+static const struct {
+    const fv_http__tenant_route *rows;
+    const size_t *n;
+} route_sets[] = {
+    {fv_http__discovery_routes, &fv_http__discovery_route_count},
+};
+
+/* A tenant route bound to this API: the user pointer of its two rows. */
+typedef struct binding {
+    const fv_http_api *api;
+    const fv_http__tenant_route *def;
+} binding;
+
+struct fv_http_api {
+    const fv_deps *deps;
+    const char *version;
+    binding *bindings;
+    size_t n_bindings;
+    fv_http_server *server;
+};
+
+/* ---- Tenants ----------------------------------------------------------- */
+
+/*
+ * The tenant of a path slug. A stand-in for the core query that does not
+ * exist yet (fv_query_tenant_by_slug in core/queries): the one place where
+ * this adapter reaches a port, the tenant store, directly; replace it when
+ * the core has the query. A malformed slug is as unknown as a missing one.
+ */
+static fv_err tenant_by_slug(const fv_deps *d, fv_arena *a, const char *slug, fv_uuid *out,
+                             fv_error *err)
+{
+    fv_error ignored;
+    if (slug == NULL || fv_slug_validate("tenant slug", slug, &ignored) != FV_OK)
+        return fv_error_set(err, FV_E_NOT_FOUND, "tenant \"%.63s\" not found",
+                            slug != NULL ? slug : "");
+    fv_tenant t;
+    fv_err rc = fv_tenant_store_get_tenant_by_slug(d->tenants, a, slug, &t, err);
+    if (rc == FV_E_NOT_FOUND)
+        return fv_error_set(err, FV_E_NOT_FOUND, "tenant \"%s\" not found", slug);
+    if (rc != FV_OK)
+        return rc;
+    *out = t.id;
+    return FV_OK;
+}
+
+/* Every tenant route: authenticate (401), resolve the tenant (404), check
+ * that the key is of this tenant (403) and may do this (403), check the
+ * query parameters (400), then run the route. */
+static fv_err tenant_route(fv_http_req *r, void *user, fv_error *err)
+{
+    const binding *b = user;
+    fv_http_ctx c;
+    memset(&c, 0, sizeof c);
+    c.req = r;
+    c.deps = b->api->deps;
+    c.arena = fv_http_req_arena(r);
+    fv_err rc =
+        fv_authenticate(c.deps, c.arena, fv_http_req_header(r, "Authorization"), &c.who, err);
+    if (rc == FV_OK)
+        rc = tenant_by_slug(c.deps, c.arena, fv_http_req_param(r, "tenant"), &c.tenant, err);
+    if (rc == FV_OK)
+        rc = fv_authorize_tenant(&c.who, &c.tenant, err);
+    if (rc == FV_OK)
+        rc = fv_authorize_role(&c.who, b->def->roles, err);
+    if (rc == FV_OK)
+        rc = fv_http_req_query_check(r, b->def->query, err);
+    if (rc != FV_OK)
+        return rc;
+    return b->def->fn(&c, err);
+}
+
+/* ---- Operations -------------------------------------------------------- */
+
+/* GET /_/health: UP when storage answers a read, DOWN (503) otherwise. The
+ * read is a one-row page of workers of the nil tenant, which exists in no
+ * store: a round trip through the core with an empty answer. */
+static fv_err health(fv_http_req *r, void *user, fv_error *err)
+{
+    const fv_http_api *api = user;
+    fv_err rc = fv_http_req_query_check(r, NULL, err);
+    if (rc != FV_OK)
+        return rc;
+    fv_worker_filter f;
+    memset(&f, 0, sizeof f);
+    f.space.mode = FV_SPACE_ANY;
+    fv_worker_list l;
+    fv_error probe_err;
+    fv_err probe =
+        fv_query_workers(api->deps, fv_http_req_arena(r), &f, (fv_page){1, 0}, &l, &probe_err);
+    const char *version = api->version != NULL ? api->version : "unknown";
+    if (probe == FV_OK)
+        return fv_http_reply_json_take(r, 200,
+                                       json_pack("{s:s, s:s}", "status", "UP", "version", version));
+    return fv_http_reply_json_take(r, 503,
+                                   json_pack("{s:s, s:s, s:s}", "status", "DOWN", "version",
+                                             version, "reason", fv_err_name(probe)));
+}
+
+/* ---- Helpers for route functions --------------------------------------- */
+
+fv_err fv_http__param_uuid(const fv_http_ctx *c, const char *name, const char *what, fv_uuid *out,
+                           fv_error *err)
+{
+    const char *s = fv_http_req_param(c->req, name);
+    if (s == NULL || !fv_uuid_parse(s, strlen(s), out))
+        return fv_error_set(err, FV_E_INVALID, "%s \"%.40s\" is not a valid UUID", what,
+                            s != NULL ? s : "");
+    return FV_OK;
+}
+
+fv_err fv_http__query_space(const fv_http_ctx *c, bool any_allowed, fv_space_sel *out,
+                            fv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *s = fv_http_req_query(c->req, "space");
+    if (s == NULL) {
+        out->mode = any_allowed ? FV_SPACE_ANY : FV_SPACE_NONE;
+        return FV_OK;
+    }
+    if (strcmp(s, "none") == 0) {
+        out->mode = FV_SPACE_NONE;
+        return FV_OK;
+    }
+    if (fv_uuid_parse(s, strlen(s), &out->id)) {
+        out->mode = FV_SPACE_ID;
+        return FV_OK;
+    }
+    return fv_error_set(err, FV_E_INVALID,
+                        "space must be a space id (UUID) or \"none\" (the tenant level), not "
+                        "\"%.40s\"",
+                        s);
+}
+
+fv_err fv_http__query_page(const fv_http_ctx *c, fv_page *out, fv_error *err)
+{
+    fv_err rc = fv_http_req_query_int(c->req, "limit", FV_PAGE_DEFAULT_LIMIT, 1, FV_PAGE_MAX_LIMIT,
+                                      &out->limit, err);
+    if (rc == FV_OK)
+        rc = fv_http_req_query_int(c->req, "offset", 0, 0, FV_PAGE_MAX_OFFSET, &out->offset, err);
+    return rc;
+}
+
+fv_err fv_http__reply_list(fv_http_ctx *c, json_t *body, int64_t total)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%" PRId64, total);
+    fv_err rc = fv_http_reply_json_take(c->req, 200, body);
+    if (rc == FV_OK)
+        rc = fv_http_reply_header(c->req, "X-Total-Count", n);
+    return rc;
+}
+
+/* ---- Construction ------------------------------------------------------ */
+
+fv_http_api *fv_http_api_new(const fv_deps *deps, const fv_http_config *cfg, fv_error *err)
+{
+    if (deps == NULL || cfg == NULL) {
+        fv_error_set(err, FV_E_INVALID, "no bundle or no configuration");
+        return NULL;
+    }
+    if (fv_deps_validate(deps, err) != FV_OK)
+        return NULL;
+    fv_http_api *api = fv_calloc(1, sizeof *api);
+    size_t n_defs = 0;
+    for (size_t s = 0; s < sizeof route_sets / sizeof route_sets[0]; s++)
+        n_defs += *route_sets[s].n;
+    size_t n_routes = 1 + n_defs * N_PREFIXES;
+    fv_http_route *routes = fv_calloc(n_routes, sizeof *routes);
+    char **patterns = fv_calloc(n_routes, sizeof *patterns);
+    if (api != NULL)
+        api->bindings = fv_calloc(n_defs == 0 ? 1 : n_defs, sizeof *api->bindings);
+    if (api == NULL || routes == NULL || patterns == NULL || api->bindings == NULL) {
+        fv_error_set(err, FV_E_EXHAUSTED, "out of memory building the routes");
+        goto fail;
+    }
+    api->deps = deps;
+    api->version = cfg->version;
+
+    size_t n = 0;
+    routes[n++] = (fv_http_route){"GET", "/_/health", health, api};
+    for (size_t s = 0; s < sizeof route_sets / sizeof route_sets[0]; s++) {
+        for (size_t i = 0; i < *route_sets[s].n; i++) {
+            binding *b = &api->bindings[api->n_bindings++];
+            b->api = api;
+            b->def = &route_sets[s].rows[i];
+            for (size_t p = 0; p < N_PREFIXES; p++) {
+                size_t len = strlen(tenant_prefixes[p]) + strlen(b->def->pattern) + 1;
+                patterns[n] = fv_malloc(len);
+                if (patterns[n] == NULL) {
+                    fv_error_set(err, FV_E_EXHAUSTED, "out of memory building the routes");
+                    goto fail;
+                }
+                snprintf(patterns[n], len, "%s%s", tenant_prefixes[p], b->def->pattern);
+                routes[n] = (fv_http_route){b->def->method, patterns[n], tenant_route, b};
+                n++;
+            }
+        }
+    }
+
+    fv_http_server_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.listen = cfg->listen;
+    sc.threading = cfg->threading;
+    sc.threads = cfg->threads;
+    sc.max_body_bytes = cfg->max_body_bytes;
+    sc.idle_timeout_s = cfg->idle_timeout_s;
+    sc.max_connections = cfg->max_connections;
+    sc.shutdown_grace_ms = cfg->shutdown_grace_ms;
+    sc.arena_cap = cfg->arena_cap;
+    sc.routes = routes;
+    sc.n_routes = n;
+    sc.log = cfg->log;
+    sc.log_user = cfg->log_user;
+    sc.log_requests = cfg->log_requests;
+    api->server = fv_http_server_new(&sc, err);
+    if (api->server == NULL)
+        goto fail;
+    for (size_t i = 0; i < n_routes; i++)
+        fv_free(patterns[i]);
+    fv_free(patterns);
+    fv_free(routes);
+    return api;
+
+fail:
+    for (size_t i = 0; patterns != NULL && i < n_routes; i++)
+        fv_free(patterns[i]);
+    fv_free(patterns);
+    fv_free(routes);
+    if (api != NULL)
+        fv_free(api->bindings);
+    fv_free(api);
+    return NULL;
+}
+
+int fv_http_api_port(const fv_http_api *api)
+{
+    return fv_http_server_port(api->server);
+}
+
+void fv_http_api_stop(fv_http_api *api)
+{
+    if (api != NULL)
+        fv_http_server_stop(api->server);
+}
+
+void fv_http_api_free(fv_http_api *api)
+{
+    if (api == NULL)
+        return;
+    fv_http_server_free(api->server);
+    fv_free(api->bindings);
+    fv_free(api);
+}
