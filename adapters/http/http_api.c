@@ -12,11 +12,11 @@
 
 #include "adapters/http/discovery.h"
 #include "adapters/http/http_api_int.h"
+#include "core/queries/tenant_queries.h"
 #include "core/queries/worker_queries.h"
 #include "core/tenant.h"
 #include "core/usecases/auth_usecases.h"
 #include "core/util/alloc.h"
-#include "ports/tenant_store.h"
 
 /* The two prefixes of every tenant route (spec decision 2). */
 static const char *const tenant_prefixes[] = {"/api/tenants/{tenant}", "/api/orgs/{tenant}"};
@@ -46,27 +46,15 @@ struct fv_http_api {
 
 /* ---- Tenants ----------------------------------------------------------- */
 
-/*
- * The tenant of a path slug. A stand-in for the core query that does not
- * exist yet (fv_query_tenant_by_slug in core/queries): the one place where
- * this adapter reaches a port, the tenant store, directly; replace it when
- * the core has the query. A malformed slug is as unknown as a missing one.
- */
-static fv_err tenant_by_slug(const fv_deps *d, fv_arena *a, const char *slug, fv_uuid *out,
-                             fv_error *err)
+/* The tenant of the path's slug into c->tenant. */
+static fv_err resolve_tenant(fv_http_ctx *c, fv_error *err)
 {
-    fv_error ignored;
-    if (slug == NULL || fv_slug_validate("tenant slug", slug, &ignored) != FV_OK)
-        return fv_error_set(err, FV_E_NOT_FOUND, "tenant \"%.63s\" not found",
-                            slug != NULL ? slug : "");
     fv_tenant t;
-    fv_err rc = fv_tenant_store_get_tenant_by_slug(d->tenants, a, slug, &t, err);
-    if (rc == FV_E_NOT_FOUND)
-        return fv_error_set(err, FV_E_NOT_FOUND, "tenant \"%s\" not found", slug);
-    if (rc != FV_OK)
-        return rc;
-    *out = t.id;
-    return FV_OK;
+    fv_err rc =
+        fv_query_tenant_by_slug(c->deps, c->arena, fv_http_req_param(c->req, "tenant"), &t, err);
+    if (rc == FV_OK)
+        c->tenant = t.id;
+    return rc;
 }
 
 /* Every tenant route: authenticate (401), resolve the tenant (404), check
@@ -83,7 +71,7 @@ static fv_err tenant_route(fv_http_req *r, void *user, fv_error *err)
     fv_err rc =
         fv_authenticate(c.deps, c.arena, fv_http_req_header(r, "Authorization"), &c.who, err);
     if (rc == FV_OK)
-        rc = tenant_by_slug(c.deps, c.arena, fv_http_req_param(r, "tenant"), &c.tenant, err);
+        rc = resolve_tenant(&c, err);
     if (rc == FV_OK)
         rc = fv_authorize_tenant(&c.who, &c.tenant, err);
     if (rc == FV_OK)
@@ -97,22 +85,15 @@ static fv_err tenant_route(fv_http_req *r, void *user, fv_error *err)
 
 /* ---- Operations -------------------------------------------------------- */
 
-/* GET /_/health: UP when storage answers a read, DOWN (503) otherwise. The
- * read is a one-row page of workers of the nil tenant, which exists in no
- * store: a round trip through the core with an empty answer. */
+/* GET /_/health: UP when storage answers a read, DOWN (503) otherwise. */
 static fv_err health(fv_http_req *r, void *user, fv_error *err)
 {
     const fv_http_api *api = user;
     fv_err rc = fv_http_req_query_check(r, NULL, err);
     if (rc != FV_OK)
         return rc;
-    fv_worker_filter f;
-    memset(&f, 0, sizeof f);
-    f.space.mode = FV_SPACE_ANY;
-    fv_worker_list l;
     fv_error probe_err;
-    fv_err probe =
-        fv_query_workers(api->deps, fv_http_req_arena(r), &f, (fv_page){1, 0}, &l, &probe_err);
+    fv_err probe = fv_query_storage_ready(api->deps, fv_http_req_arena(r), &probe_err);
     const char *version = api->version != NULL ? api->version : "unknown";
     if (probe == FV_OK)
         return fv_http_reply_json_take(r, 200,
