@@ -153,7 +153,7 @@ static void page_hint(const run *r, const char *what, const fv_cli_response *res
     long long offset = r->args->offset > 0 ? r->args->offset : 0;
     long long n = (long long)json_array_size(resp->json);
     if (n > 0 && offset + n < resp->total)
-        fprintf(r->io->err, "flovyn: %lld-%lld of %lld %s shown; --offset %lld shows more\n",
+        fprintf(r->io->err, "flovyn: showing %lld-%lld of %lld %s; --offset %lld shows the next\n",
                 offset + 1, offset + n, resp->total, what, offset + n);
 }
 

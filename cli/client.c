@@ -332,8 +332,6 @@ static const char *status_hint(long status)
     switch (status) {
     case 401:
         return "; check the API key (--api-key / FLOVYN_API_KEY / the config file)";
-    case 403:
-        return "; the API key's tenant or role does not allow this";
     default:
         return "";
     }
