@@ -26,12 +26,14 @@ typedef struct job {
     job_fn fn;
     int64_t interval_ms;
     int64_t due_ms; /* on the monotonic clock */
+    int metrics_id; /* fv_metrics_job; -1 = not counted */
 } job;
 
 enum { JOB_COUNT = 4 };
 
 struct fv_app_scheduler {
     const fv_deps *deps;
+    fv_metrics *metrics; /* NULL = none */
     job jobs[JOB_COUNT];
     pthread_t thread;
     pthread_mutex_t mu;
@@ -83,10 +85,15 @@ static void run_job(fv_app_scheduler *s, const job *j, fv_arena *a)
     fv_job_report report = {0};
     fv_error err;
     int64_t started = monotonic_ms();
+    int64_t started_ns = fv_metrics_now_ns();
     fv_err rc;
 
     fv_error_clear(&err);
     rc = j->fn(s->deps, a, fv_clock_now(s->deps->clock), &report, &err);
+    fv_metrics_job_observe(s->metrics, j->metrics_id, rc == FV_OK,
+                           rc == FV_OK ? report.n_changes + report.n_availability + report.n_removed
+                                       : 0,
+                           fv_metrics_seconds_since(started_ns));
     if (rc != FV_OK) {
         fv_app_log(FV_APP_LOG_WARN, "scheduler %s failed code=%s error=\"%s\"", j->name,
                    fv_err_name(rc), fv_error_message(&err, rc));
@@ -153,11 +160,19 @@ fv_app_scheduler *fv_app_scheduler_start(const fv_deps *d, const fv_app_schedule
         return NULL;
     }
     s->deps = d;
-    s->jobs[0] = (job){"activate", fv_job_activate, sch->activate_ms, now + sch->activate_ms};
-    s->jobs[1] = (job){"stale", fv_job_detect_stale, sch->stale_ms, now + sch->stale_ms};
+    s->jobs[0] = (job){"activate", fv_job_activate, sch->activate_ms, now + sch->activate_ms, -1};
+    s->jobs[1] = (job){"stale", fv_job_detect_stale, sch->stale_ms, now + sch->stale_ms, -1};
     s->jobs[2] = (job){"availability", fv_job_refresh_availability, sch->availability_ms,
-                       now + sch->availability_ms};
-    s->jobs[3] = (job){"retention", fv_job_retention, sch->retention_ms, now + sch->retention_ms};
+                       now + sch->availability_ms, -1};
+    s->jobs[3] =
+        (job){"retention", fv_job_retention, sch->retention_ms, now + sch->retention_ms, -1};
+    s->metrics = sch->metrics;
+    for (int i = 0; i < JOB_COUNT; i++) {
+        fv_error merr;
+        if (fv_metrics_job(s->metrics, s->jobs[i].name, &s->jobs[i].metrics_id, &merr) != FV_OK)
+            fv_app_log(FV_APP_LOG_WARN, "scheduler %s will not be counted in the metrics: %s",
+                       s->jobs[i].name, merr.msg);
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "adapters/metrics/metrics.h"
 #include "core/deps.h"
 #include "core/util/error.h"
 
@@ -20,6 +21,9 @@ typedef struct fv_app_schedule {
     int64_t stale_ms;        /* fv_job_detect_stale */
     int64_t availability_ms; /* fv_job_refresh_availability */
     int64_t retention_ms;    /* fv_job_retention */
+    /* Optional (NULL = none): counts each run (flovyn_scheduler_job_*).
+     * Borrowed: must outlive fv_app_scheduler_stop. */
+    fv_metrics *metrics;
 } fv_app_schedule;
 
 /*

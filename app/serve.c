@@ -15,6 +15,7 @@
 
 #include "adapters/grpc/flovyn_services.h"
 #include "adapters/grpc/grpc_server.h"
+#include "adapters/metrics/metrics.h"
 #include "app/bundle.h"
 #include "app/dev.h"
 #include "app/log.h"
@@ -87,6 +88,15 @@ static void connect_addr(const char *host, int port, char *out, size_t cap)
     snprintf(out, cap, "%s:%d", host, port);
 }
 
+/* The gRPC machinery's observer: every completed call into the metrics
+ * (the method index is the row of the method table given to both). */
+static void grpc_observe(void *user, size_t method, const char *path, grpc_status_code code,
+                         double seconds)
+{
+    (void)path;
+    fv_metrics_grpc_observe(user, method, (int)code, seconds);
+}
+
 static void remove_stale_credentials(const char *path)
 {
     if (unlink(path) == 0)
@@ -105,6 +115,9 @@ int fv_app_serve(const fv_app_config *cfg)
     fv_app_dev_credentials creds;
     fv_grpc_services services;
     fv_grpc_method methods[FV_GRPC_FLOVYN_METHODS_MAX];
+    const char *method_paths[FV_GRPC_FLOVYN_METHODS_MAX];
+    fv_metrics *metrics = NULL;
+    fv_metrics_config mcfg;
     fv_grpc_server_config gcfg;
     fv_grpc_server *server = NULL;
     fv_app_scheduler *scheduler = NULL;
@@ -154,6 +167,18 @@ int fv_app_serve(const fv_app_config *cfg)
         goto out_grpc;
     }
 
+    /* Metrics, shared by the servers and the scheduler; freed after they
+     * stopped. */
+    memset(&mcfg, 0, sizeof mcfg);
+    mcfg.version = fv_app_version();
+    mcfg.deps = &bundle.deps;
+    metrics = fv_metrics_new(&mcfg, &err);
+    if (metrics == NULL) {
+        fv_app_log(FV_APP_LOG_ERROR, "server could not create the metrics code=%s error=\"%s\"",
+                   fv_err_name(err.code), fv_error_message(&err, err.code));
+        goto out_bundle;
+    }
+
     /* 3. Development tenant and keys (before serving, so that they exist as
      * soon as a worker can connect). */
     if (cfg->dev) {
@@ -189,6 +214,17 @@ int fv_app_serve(const fv_app_config *cfg)
     gcfg.methods = methods;
     gcfg.n_methods = fv_grpc_flovyn_methods(&services, methods, FV_GRPC_FLOVYN_METHODS_MAX);
     gcfg.log = fv_app_log_grpc;
+    gcfg.observe = grpc_observe;
+    gcfg.observe_user = metrics;
+    for (size_t i = 0; i < gcfg.n_methods; i++)
+        method_paths[i] = methods[i].path;
+    rc = fv_metrics_grpc_methods(metrics, method_paths, gcfg.n_methods, &err);
+    if (rc != FV_OK) {
+        fv_app_log(FV_APP_LOG_ERROR,
+                   "server could not set up the gRPC metrics code=%s error=\"%s\"", fv_err_name(rc),
+                   fv_error_message(&err, rc));
+        goto out_bundle;
+    }
     if (cfg->shutdown_grace_ms == 0)
         gcfg.shutdown_grace_ms = 1; /* 0 would mean the default of the machinery */
     server = fv_grpc_server_new(&gcfg, &err);
@@ -217,6 +253,7 @@ int fv_app_serve(const fv_app_config *cfg)
     schedule.stale_ms = cfg->stale_interval_ms;
     schedule.availability_ms = cfg->availability_interval_ms;
     schedule.retention_ms = cfg->retention_interval_ms;
+    schedule.metrics = metrics;
     scheduler = fv_app_scheduler_start(&bundle.deps, &schedule, &err);
     if (scheduler == NULL) {
         fv_app_log(FV_APP_LOG_ERROR, "scheduler could not start: %s",
@@ -285,6 +322,7 @@ out_running:
 out_server:
     fv_grpc_server_free(server);
 out_bundle:
+    fv_metrics_free(metrics);
     fv_app_bundle_close(&bundle);
 out_grpc:
     fv_arena_release(&dev_arena);

@@ -35,6 +35,14 @@ typedef struct fv_definition_list {
     int64_t total; /* matches before pagination */
 } fv_definition_list;
 
+/* Definitions of one class, every tenant, by effective availability
+ * (count_by_availability). */
+typedef struct fv_availability_counts {
+    int64_t available;
+    int64_t degraded;
+    int64_t unavailable;
+} fv_availability_counts;
+
 typedef struct fv_availability_change_list {
     fv_availability_change *items;
     size_t n;
@@ -65,6 +73,13 @@ typedef struct fv_definition_repo_ops {
      * definitions whose stored value changed go to `out`. */
     fv_err (*refresh_availability)(void *self, fv_arena *a, fv_availability_change_list *out,
                                    fv_error *err);
+
+    /* Metrics: the number of definitions of this class in every tenant by
+     * availability derived at `now` as `get` does, as one consistent read.
+     * Optional at wiring like fv_worker_repo_ops.count_by_status (same
+     * terms). */
+    fv_err (*count_by_availability)(void *self, fv_time now, const fv_liveness *l,
+                                    fv_availability_counts *out, fv_error *err);
 } fv_definition_repo_ops;
 
 typedef struct fv_definition_repo {
@@ -103,6 +118,14 @@ static inline fv_err fv_definition_repo_refresh_availability(fv_definition_repo 
                                                              fv_error *err)
 {
     return r.ops->refresh_availability(r.self, a, out, err);
+}
+
+static inline fv_err fv_definition_repo_count_by_availability(fv_definition_repo r, fv_time now,
+                                                              const fv_liveness *l,
+                                                              fv_availability_counts *out,
+                                                              fv_error *err)
+{
+    return r.ops->count_by_availability(r.self, now, l, out, err);
 }
 
 #endif

@@ -113,6 +113,13 @@ typedef struct fv_uuid_list {
     size_t n;
 } fv_uuid_list;
 
+/* Workers of every tenant by effective status (count_by_status). */
+typedef struct fv_worker_counts {
+    int64_t online;
+    int64_t degraded;
+    int64_t offline;
+} fv_worker_counts;
+
 /* What kind of sign of life a touch records. */
 typedef enum fv_sign_of_life {
     FV_SIGN_HEARTBEAT = 1, /* sets last_heartbeat_at, last_seen_at and the health info */
@@ -197,6 +204,14 @@ typedef struct fv_worker_repo_ops {
      * last_seen_at < cutoff, in every tenant; their ids go to `out`. */
     fv_err (*remove_offline)(void *self, fv_arena *a, fv_time cutoff, fv_uuid_list *out,
                              fv_error *err);
+
+    /* Metrics: the number of workers of every tenant by effective status at
+     * `now` (fv_worker_effective_status), as one consistent read. Every
+     * repository adapter implements it and the contract suite checks it;
+     * fv_deps_validate does not require it yet (test doubles may leave it
+     * NULL), and fv_query_registry_counts then answers FV_E_UNAVAILABLE. */
+    fv_err (*count_by_status)(void *self, fv_time now, const fv_liveness *l, fv_worker_counts *out,
+                              fv_error *err);
 } fv_worker_repo_ops;
 
 typedef struct fv_worker_repo {
@@ -287,6 +302,13 @@ static inline fv_err fv_worker_repo_remove_offline(fv_worker_repo r, fv_arena *a
                                                    fv_uuid_list *out, fv_error *err)
 {
     return r.ops->remove_offline(r.self, a, cutoff, out, err);
+}
+
+static inline fv_err fv_worker_repo_count_by_status(fv_worker_repo r, fv_time now,
+                                                    const fv_liveness *l, fv_worker_counts *out,
+                                                    fv_error *err)
+{
+    return r.ops->count_by_status(r.self, now, l, out, err);
 }
 
 #endif

@@ -19,6 +19,8 @@ PACKAGES=(
     python3-jinja2 python3-grpcio python3-grpc-tools
     # tests, tools
     postgresql curl clang-format cppcheck valgrind nghttp2-client
+    # promtool, which checks the /_/metrics exposition (tests/metrics)
+    prometheus
 )
 
 # One dpkg-query for the whole list. Unknown packages print nothing on stdout

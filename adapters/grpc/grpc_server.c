@@ -83,6 +83,7 @@ struct fv_grpc_call {
     bool has_details;
     grpc_slice request;
     int64_t deadline_ms;
+    int64_t arrived_ns; /* CLOCK_MONOTONIC, only with an observer */
     fv_arena arena;
 
     fv_grpc_tag close_tag;
@@ -122,6 +123,8 @@ struct fv_grpc_server {
     size_t arena_cap;
     fv_grpc_log_fn log;
     void *log_user;
+    fv_grpc_observe_fn observe;
+    void *observe_user;
 
     fv_grpc_tag shutdown_tag;
     atomic_bool stopping; /* read without the mutex by slots and on_cancel */
@@ -199,6 +202,31 @@ static void abs_after_ms(struct timespec *ts, int64_t ms)
     }
 }
 
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Tell the observer (if any) how a call ended. */
+static void observe(const fv_grpc_server *srv, const method_entry *method, grpc_status_code code,
+                    int64_t arrived_ns)
+{
+    size_t idx = FV_GRPC_METHOD_UNKNOWN;
+    const char *path = "unknown";
+
+    if (srv->observe == NULL)
+        return;
+    if (method != NULL) {
+        idx = (size_t)(method - srv->methods);
+        path = method->path;
+    }
+    srv->observe(srv->observe_user, idx, path, code,
+                 arrived_ns != 0 ? (double)(monotonic_ns() - arrived_ns) / 1e9 : 0.0);
+}
+
 /* ---- calls -------------------------------------------------------------- */
 
 static void call_release(fv_grpc_call *c)
@@ -264,6 +292,7 @@ static fv_err call_complete(fv_grpc_call *c, grpc_status_code code, const char *
     pthread_mutex_unlock(&c->mu);
 
     if (cancelled) {
+        observe(srv, c->method, GRPC_STATUS_CANCELLED, c->arrived_ns);
         call_release(c);
         return FV_E_UNAVAILABLE;
     }
@@ -309,9 +338,12 @@ static fv_err call_complete(fv_grpc_call *c, grpc_status_code code, const char *
         srv_log(srv, FV_GRPC_LOG_ERROR, "could not answer a call to \"%s\": grpc_call_error %d",
                 c->path, (int)e);
         grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL, "internal error", NULL);
+        observe(srv, c->method, GRPC_STATUS_INTERNAL, c->arrived_ns);
         call_release(c);
         return FV_E_INTERNAL;
     }
+    /* Before our reference goes: until then the server outlives us. */
+    observe(srv, c->method, code, c->arrived_ns);
     call_release(c);
     return FV_OK;
 }
@@ -356,6 +388,7 @@ static void call_begin(fv_grpc_server *srv, arrival *a)
                                      "server out of memory", NULL);
         grpc_call_unref(a->call);
         arrival_clear(a);
+        observe(srv, a->method, GRPC_STATUS_RESOURCE_EXHAUSTED, 0);
         return;
     }
 
@@ -366,6 +399,8 @@ static void call_begin(fv_grpc_server *srv, arrival *a)
     c->details = a->details;
     c->has_details = a->has_details;
     c->deadline_ms = deadline_to_ms(a->deadline);
+    if (srv->observe != NULL)
+        c->arrived_ns = monotonic_ns();
     c->refs = 1; /* the owner's, until the call is completed */
     c->close_tag.kind = TAG_CLOSE;
     c->close_tag.owner = c;
@@ -732,6 +767,8 @@ fv_grpc_server *fv_grpc_server_new(const fv_grpc_server_config *cfg, fv_error *e
     srv->arena_cap = cfg->arena_cap > 0 ? cfg->arena_cap : FV_ARENA_DEFAULT_CAP;
     srv->log = cfg->log;
     srv->log_user = cfg->log_user;
+    srv->observe = cfg->observe;
+    srv->observe_user = cfg->observe_user;
     srv->shutdown_tag.kind = TAG_SHUTDOWN;
     srv->shutdown_tag.owner = srv;
 

@@ -99,6 +99,26 @@ typedef enum fv_grpc_log_level {
  * duration of the call. Called from any thread, concurrently. */
 typedef void (*fv_grpc_log_fn)(void *user, fv_grpc_log_level level, const char *msg);
 
+/* fv_grpc_observe_fn's method index of a call to an unregistered method. */
+#define FV_GRPC_METHOD_UNKNOWN SIZE_MAX
+
+/*
+ * An observer of completed calls (metrics), called exactly once per call
+ * that was answered or dropped: `method` is the call's row in
+ * fv_grpc_server_config.methods, or FV_GRPC_METHOD_UNKNOWN with `path`
+ * "unknown" for an unregistered method (the client's path is not passed on:
+ * it would make label sets unbounded); `path` is borrowed for the duration of
+ * the call. `code` is the status sent: the handler's, INTERNAL when gRPC
+ * refused the answer, CANCELLED when the client had gone (nothing sent),
+ * RESOURCE_EXHAUSTED when no memory was left for the call. `seconds` runs
+ * from the call's arrival to its completion. Called on the completing thread
+ * (a completion-queue thread, or whoever completes a parked call) with no
+ * lock of this module held, concurrently: it must be cheap and must not
+ * block.
+ */
+typedef void (*fv_grpc_observe_fn)(void *user, size_t method, const char *path,
+                                   grpc_status_code code, double seconds);
+
 /* Zero-initialise, then set what you need; 0 / NULL means the default. */
 typedef struct fv_grpc_server_config {
     /* "HOST:PORT", e.g. "127.0.0.1:9090"; port 0 picks a free port (read it
@@ -126,6 +146,9 @@ typedef struct fv_grpc_server_config {
     /* Optional log sink; NULL = silent. */
     fv_grpc_log_fn log;
     void *log_user;
+    /* Optional observer of completed calls; NULL = none (no clock read). */
+    fv_grpc_observe_fn observe;
+    void *observe_user;
 } fv_grpc_server_config;
 
 /*

@@ -460,11 +460,41 @@ done:
     return rc;
 }
 
+static fv_err op_count_by_availability(void *self, fv_time now, const fv_liveness *l,
+                                       fv_availability_counts *out, fv_error *err)
+{
+    const fv__mem_def_view *v = self;
+    fv_availability_counts c = {0, 0, 0};
+    (void)err;
+    fv__mem_rdlock(v->s);
+    const fv__mem_vec *order = &v->s->def_order[fv__mem_class_index(v->cls)];
+    for (size_t i = 0; i < order->n; i++) {
+        fv_availability avail;
+        int64_t count;
+        fv__mem_def_derive(order->v[i], now, l, &avail, &count);
+        switch (avail) {
+        case FV_AVAIL_AVAILABLE:
+            c.available++;
+            break;
+        case FV_AVAIL_DEGRADED:
+            c.degraded++;
+            break;
+        case FV_AVAIL_UNAVAILABLE:
+            c.unavailable++;
+            break;
+        }
+    }
+    fv__mem_unlock(v->s);
+    *out = c;
+    return FV_OK;
+}
+
 static const fv_definition_repo_ops definition_ops = {
     .get = op_get,
     .list = op_list,
     .configure = op_configure,
     .refresh_availability = op_refresh_availability,
+    .count_by_availability = op_count_by_availability,
 };
 
 fv_definition_repo fv_mem_definition_repo(fv_mem_store *s, fv_def_class cls)

@@ -1090,6 +1090,37 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Counts (metrics)                                                          */
+/* ------------------------------------------------------------------------ */
+
+static fv_err op_count_by_status(void *self, fv_time now, const fv_liveness *l,
+                                 fv_worker_counts *out, fv_error *err)
+{
+    fv_mem_store *s = self;
+    fv_worker_counts c = {0, 0, 0};
+    (void)err;
+    fv__mem_rdlock(s);
+    const fv__mem_vec *order = &s->worker_order;
+    for (size_t i = 0; i < order->n; i++) {
+        const fv__mem_worker *mw = order->v[i];
+        switch (fv_worker_effective_status(&mw->w, now, l)) {
+        case FV_STATUS_ONLINE:
+            c.online++;
+            break;
+        case FV_STATUS_DEGRADED:
+            c.degraded++;
+            break;
+        case FV_STATUS_OFFLINE:
+            c.offline++;
+            break;
+        }
+    }
+    fv__mem_unlock(s);
+    *out = c;
+    return FV_OK;
+}
+
 static const fv_worker_repo_ops worker_ops = {
     .register_worker = op_register,
     .get = op_get,
@@ -1103,6 +1134,7 @@ static const fv_worker_repo_ops worker_ops = {
     .scan = op_scan,
     .remove = op_remove,
     .remove_offline = op_remove_offline,
+    .count_by_status = op_count_by_status,
 };
 
 fv_worker_repo fv_mem_worker_repo(fv_mem_store *s)

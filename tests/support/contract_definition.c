@@ -782,6 +782,64 @@ static void test_definition_repo__results_live_in_callers_arena(void)
     CU_ASSERT(ct_json_eq(d.input_schema, NULL));
 }
 
+/* Metrics: definitions of each class in every tenant by availability
+ * derived at `now` from the effective statuses of their linked workers
+ * (a definition left without workers is UNAVAILABLE). */
+static void test_definition_repo__count_by_availability_across_tenants(void)
+{
+    CU_ASSERT_FATAL(ct.d.workflow_defs.ops->count_by_availability != NULL);
+    CU_ASSERT_FATAL(ct.d.task_defs.ops->count_by_availability != NULL);
+    fv_availability_counts wc, tc;
+    fv_error err;
+    FV_ASSERT_INT_EQ(
+        fv_definition_repo_count_by_availability(ct.d.workflow_defs, CT_T0, &ct.l, &wc, &err),
+        FV_OK);
+    FV_ASSERT_INT_EQ(wc.available + wc.degraded + wc.unavailable, 0);
+
+    static const char *const flow[] = {"flow", NULL};
+    static const char *const orphan[] = {"orphan", NULL};
+    static const char *const ta[] = {"t-a", NULL};
+    static const char *const tb[] = {"t-b", NULL};
+    ct_worker(&ct.t1, no_space, "w1", "1", CT_T0, flow, ta);
+    fv_uuid w2 = ct_worker(&ct.t1, no_space, "w2", "1", CT_T0, flow, NULL);
+    ct_worker(&ct.t2, no_space, "w3", "1", CT_T0 - 100 * SEC, flow, NULL);
+    fv_uuid w4 = ct_worker(&ct.t2, no_space, "w4", "1", CT_T0 + 45 * SEC, NULL, tb);
+    fv_uuid w5 = ct_worker(&ct.t1, no_space, "w5", "1", CT_T0 + 45 * SEC, orphan, NULL);
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &w2, FV_SIGN_POLL, CT_T0 + 40 * SEC,
+                                          FV_JSON_NONE, false, &err),
+                     FV_OK);
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t2, &w4, FV_SIGN_HEARTBEAT,
+                                          CT_T0 + 46 * SEC, FV_JSON_NONE, true, &err),
+                     FV_OK);
+    FV_ASSERT_INT_EQ(fv_worker_repo_remove(ct.d.workers, &ct.t1, &w5, &err), FV_OK);
+
+    /* At +50 s: flow of T1 has w2 ONLINE (AVAILABLE); flow of T2 only w3,
+     * OFFLINE (UNAVAILABLE); orphan has no worker (UNAVAILABLE); t-a has w1,
+     * silent 50 s (DEGRADED); t-b has w4, whose health says degraded. */
+    fv_time now = CT_T0 + 50 * SEC;
+    FV_ASSERT_INT_EQ(
+        fv_definition_repo_count_by_availability(ct.d.workflow_defs, now, &ct.l, &wc, &err), FV_OK);
+    FV_ASSERT_INT_EQ(wc.available, 1);
+    FV_ASSERT_INT_EQ(wc.degraded, 0);
+    FV_ASSERT_INT_EQ(wc.unavailable, 2);
+    FV_ASSERT_INT_EQ(
+        fv_definition_repo_count_by_availability(ct.d.task_defs, now, &ct.l, &tc, &err), FV_OK);
+    FV_ASSERT_INT_EQ(tc.available, 0);
+    FV_ASSERT_INT_EQ(tc.degraded, 2);
+    FV_ASSERT_INT_EQ(tc.unavailable, 0);
+
+    /* Everyone silent: every definition UNAVAILABLE, none forgotten. */
+    now = CT_T0 + 500 * SEC;
+    FV_ASSERT_INT_EQ(
+        fv_definition_repo_count_by_availability(ct.d.workflow_defs, now, &ct.l, &wc, &err), FV_OK);
+    FV_ASSERT_INT_EQ(wc.available + wc.degraded, 0);
+    FV_ASSERT_INT_EQ(wc.unavailable, 3);
+    FV_ASSERT_INT_EQ(
+        fv_definition_repo_count_by_availability(ct.d.task_defs, now, &ct.l, &tc, &err), FV_OK);
+    FV_ASSERT_INT_EQ(tc.available + tc.degraded, 0);
+    FV_ASSERT_INT_EQ(tc.unavailable, 2);
+}
+
 const fv_test_case ct_definition_cases[] = {
     FV_TEST_CASE(test_definition_repo__registration_creates_definition),
     FV_TEST_CASE(test_definition_repo__declared_fields_replaced_by_latest_registration),
@@ -801,5 +859,6 @@ const fv_test_case ct_definition_cases[] = {
     FV_TEST_CASE(test_definition_repo__refresh_availability_returns_only_changed),
     FV_TEST_CASE(test_definition_repo__registration_recomputes_stored_availability),
     FV_TEST_CASE(test_definition_repo__results_live_in_callers_arena),
+    FV_TEST_CASE(test_definition_repo__count_by_availability_across_tenants),
 };
 const size_t ct_definition_cases_n = FV_TEST_COUNT(ct_definition_cases);

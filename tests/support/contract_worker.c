@@ -1253,6 +1253,53 @@ static void test_worker_repo__concurrent_registrations_all_succeed(void)
     FV_ASSERT_INT_EQ(lw.n, RACERS);
 }
 
+/* Metrics: workers of every tenant by effective status, derived at `now`
+ * like the reads (age of the last sign of life, health, an operator's
+ * status newer than the last sign of life). */
+static void test_worker_repo__count_by_status_across_tenants(void)
+{
+    CU_ASSERT_FATAL(ct.d.workers.ops->count_by_status != NULL);
+    fv_worker_counts c;
+    fv_error err;
+    FV_ASSERT_INT_EQ(fv_worker_repo_count_by_status(ct.d.workers, CT_T0, &ct.l, &c, &err), FV_OK);
+    FV_ASSERT_INT_EQ(c.online + c.degraded + c.offline, 0);
+
+    fv_uuid w1 = ct_worker(&ct.t1, no_space, "w1", "1", CT_T0, NULL, NULL);
+    fv_uuid w2 = ct_worker(&ct.t1, &ct.s1, "w2", "1", CT_T0, NULL, NULL);
+    ct_worker(&ct.t2, no_space, "w3", "1", CT_T0 - 100 * SEC, NULL, NULL);
+    fv_uuid w4 = ct_worker(&ct.t2, no_space, "w4", "1", CT_T0 + 45 * SEC, NULL, NULL);
+    fv_uuid w5 = ct_worker(&ct.t1, no_space, "w5", "1", CT_T0 + 45 * SEC, NULL, NULL);
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &w2, FV_SIGN_POLL, CT_T0 + 40 * SEC,
+                                          FV_JSON_NONE, false, &err),
+                     FV_OK);
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t2, &w4, FV_SIGN_HEARTBEAT,
+                                          CT_T0 + 46 * SEC, FV_JSON_NONE, true, &err),
+                     FV_OK);
+    ct_transition_ok(&ct.t1, &w5, FV_STATUS_ONLINE, FV_STATUS_OFFLINE, CT_T0 + 48 * SEC, "op");
+    (void)w1;
+
+    /* w1 silent 50 s: DEGRADED; w2 polled 10 s ago: ONLINE; w3 silent 150 s:
+     * OFFLINE; w4 says it is degraded; w5 set OFFLINE after its last sign. */
+    FV_ASSERT_INT_EQ(
+        fv_worker_repo_count_by_status(ct.d.workers, CT_T0 + 50 * SEC, &ct.l, &c, &err), FV_OK);
+    FV_ASSERT_INT_EQ(c.online, 1);
+    FV_ASSERT_INT_EQ(c.degraded, 2);
+    FV_ASSERT_INT_EQ(c.offline, 2);
+
+    /* Later everyone is silent: the same workers, all OFFLINE. */
+    FV_ASSERT_INT_EQ(
+        fv_worker_repo_count_by_status(ct.d.workers, CT_T0 + 500 * SEC, &ct.l, &c, &err), FV_OK);
+    FV_ASSERT_INT_EQ(c.online, 0);
+    FV_ASSERT_INT_EQ(c.degraded, 0);
+    FV_ASSERT_INT_EQ(c.offline, 5);
+
+    /* Removed workers are not counted. */
+    FV_ASSERT_INT_EQ(fv_worker_repo_remove(ct.d.workers, &ct.t1, &w5, &err), FV_OK);
+    FV_ASSERT_INT_EQ(
+        fv_worker_repo_count_by_status(ct.d.workers, CT_T0 + 500 * SEC, &ct.l, &c, &err), FV_OK);
+    FV_ASSERT_INT_EQ(c.offline, 4);
+}
+
 const fv_test_case ct_worker_cases[] = {
     FV_TEST_CASE(test_worker_repo__register_creates_worker),
     FV_TEST_CASE(test_worker_repo__register_keeps_absent_fields_absent),
@@ -1287,5 +1334,6 @@ const fv_test_case ct_worker_cases[] = {
     FV_TEST_CASE(test_worker_repo__linked_workers_ordered_by_name_then_id),
     FV_TEST_CASE(test_worker_repo__results_live_in_callers_arena),
     FV_TEST_CASE(test_worker_repo__concurrent_registrations_all_succeed),
+    FV_TEST_CASE(test_worker_repo__count_by_status_across_tenants),
 };
 const size_t ct_worker_cases_n = FV_TEST_COUNT(ct_worker_cases);
