@@ -7,6 +7,21 @@
 
 /* ---- Text --------------------------------------------------------------- */
 
+/*
+ * What the text helpers below answer when memory ran out, so that a failed
+ * allocation is never shown as an absent value ("-"): shown() turns it into
+ * a failure of the table or block, which the renderer reports. NULL stays
+ * "absent".
+ */
+static const char no_memory_text[] = "(out of memory)";
+#define OOM no_memory_text
+
+/* s, or OOM when s is NULL (an allocation that failed). */
+static const char *or_oom(const char *s)
+{
+    return s != NULL ? s : OOM;
+}
+
 void fv_cli_relative_time(fv_time now, fv_time t, char out[FV_CLI_RELTIME_MAX])
 {
     int64_t d = now - t;
@@ -48,6 +63,8 @@ size_t fv_cli_text_width(const char *s)
  * become '?' (tabs and line breaks a space). NULL and "" become "-". */
 static const char *shown(fv_arena *a, const char *s)
 {
+    if (s == OOM)
+        return NULL;
     if (s == NULL || s[0] == '\0')
         return "-";
     size_t n = strlen(s);
@@ -75,16 +92,16 @@ static const char *shown(fv_arena *a, const char *s)
 
 /* A JSON value as text: strings as they are, numbers, yes/no, lists of
  * strings joined with ", ", anything else compact JSON; NULL for null,
- * absent and empty values (shown as "-"). In the arena. */
+ * absent and empty values (shown as "-"); OOM. In the arena. */
 static const char *value_text(fv_arena *a, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_STRING:
         return json_string_length(v) > 0 ? json_string_value(v) : NULL;
     case JSON_INTEGER:
-        return fv_arena_printf(a, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return or_oom(fv_arena_printf(a, "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
     case JSON_REAL:
-        return fv_arena_printf(a, "%g", json_real_value(v));
+        return or_oom(fv_arena_printf(a, "%g", json_real_value(v)));
     case JSON_TRUE:
         return "yes";
     case JSON_FALSE:
@@ -108,7 +125,7 @@ static const char *value_text(fv_arena *a, const json_t *v)
             }
             const char *s = b.failed ? NULL : fv_arena_strdup(a, fv_cli_buf_str(&b));
             fv_cli_buf_release(&b);
-            return s;
+            return or_oom(s);
         }
         break;
     }
@@ -116,9 +133,11 @@ static const char *value_text(fv_arena *a, const json_t *v)
         break;
     }
     size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *s = n > 0 ? fv_arena_alloc(a, n + 1) : NULL;
-    if (s == NULL)
+    if (n == 0)
         return NULL;
+    char *s = fv_arena_alloc(a, n + 1);
+    if (s == NULL)
+        return OOM;
     json_dumpb(v, s, n, JSON_COMPACT | JSON_ENCODE_ANY);
     s[n] = '\0';
     return s;
@@ -143,7 +162,7 @@ static const char *member_ago(fv_arena *a, const json_t *obj, const char *key, f
         return s;
     char rel[FV_CLI_RELTIME_MAX];
     fv_cli_relative_time(now, t, rel);
-    return fv_arena_strdup(a, rel);
+    return or_oom(fv_arena_strdup(a, rel));
 }
 
 /* A timestamp member as "2026-01-02T03:04:05.000Z (5m ago)". */
@@ -157,7 +176,7 @@ static const char *member_time(fv_arena *a, const json_t *obj, const char *key, 
         return s;
     char rel[FV_CLI_RELTIME_MAX];
     fv_cli_relative_time(now, t, rel);
-    return fv_arena_printf(a, "%s (%s)", s, rel);
+    return or_oom(fv_arena_printf(a, "%s (%s)", s, rel));
 }
 
 /* ---- Tables ------------------------------------------------------------- */
@@ -426,21 +445,25 @@ static const char *setting(fv_arena *a, const json_t *d, const char *key, const 
         json_object_foreach(obj, k, v)
         {
             const char *vt = value_text(a, v);
+            if (vt == OOM)
+                b.failed = true;
             fv_cli_buf_printf(&b, "%s%s=%s", b.n > 0 ? ", " : "", k, vt != NULL ? vt : "-");
         }
-        text = b.failed ? NULL : fv_arena_strdup(a, fv_cli_buf_str(&b));
+        text = b.failed ? OOM : or_oom(fv_arena_strdup(a, fv_cli_buf_str(&b)));
         fv_cli_buf_release(&b);
         if (text != NULL && text[0] == '\0')
             text = NULL;
     } else if (eff != NULL) {
         text = value_text(a, eff);
-        if (text != NULL && unit != NULL && json_is_integer(eff))
-            text = fv_arena_printf(a, "%s%s", text, unit);
+        if (text != NULL && text != OOM && unit != NULL && json_is_integer(eff))
+            text = or_oom(fv_arena_printf(a, "%s%s", text, unit));
     }
+    if (text == OOM)
+        return OOM;
     if (overridden)
-        return fv_arena_printf(a, "%s (operator override)", text != NULL ? text : "none");
+        return or_oom(fv_arena_printf(a, "%s (operator override)", text != NULL ? text : "none"));
     if (text != NULL)
-        return fv_arena_printf(a, "%s (declared by workers)", text);
+        return or_oom(fv_arena_printf(a, "%s (declared by workers)", text));
     return NULL;
 }
 

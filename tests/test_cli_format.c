@@ -174,31 +174,119 @@ static void test_cli_format__a_list_that_is_not_an_array_is_an_error(void)
     fv_arena_release(&a);
 }
 
-static void test_cli_format__out_of_memory_fails_cleanly(void)
+/* One rendering of `doc` as `what` into b. */
+static fv_err render(fv_arena *a, const char *what, const json_t *doc, fv_cli_def_class cls,
+                     fv_cli_buf *b, fv_error *e)
 {
-    json_t *list = json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "id",
-                             "550e8400-e29b-41d4-a716-446655440001", "name", "w", "type", "TASK",
-                             "status", "ONLINE", "lastHeartbeatAt", "2026-11-29T03:29:58.000Z");
-    CU_ASSERT_FATAL(list != NULL);
+    fv_time now = at("2026-11-29T03:30:00.000Z");
+    if (strcmp(what, "workers") == 0)
+        return fv_cli_render_workers(a, doc, now, b, e);
+    if (strcmp(what, "worker") == 0)
+        return fv_cli_render_worker(a, doc, now, b, e);
+    if (strcmp(what, "definitions") == 0)
+        return fv_cli_render_definitions(a, cls, doc, now, b, e);
+    return fv_cli_render_definition(a, cls, doc, now, b, e);
+}
+
+#define SWEEP_CAP ((size_t)64 * 1024)
+
+/*
+ * Render with too little memory, in two sweeps: the arena may hand out only
+ * `budget` more bytes (budget 0, 16, 32, ...: every arena allocation of the
+ * renderer is the first to fail in some run), and the heap fails at its Nth
+ * allocation (the output buffer). Until a run needs no failure, each run
+ * either fails with FV_E_EXHAUSTED or prints exactly what a run with enough
+ * memory prints: never "-" for a value it could not copy.
+ */
+static void oom_sweep(const char *what, const json_t *doc, fv_cli_def_class cls)
+{
+    fv_cli_buf want;
+    fv_cli_buf_init(&want, 0);
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error e;
+    CU_ASSERT_FATAL(render(&a, what, doc, cls, &want, &e) == FV_OK);
+    fv_arena_release(&a);
+
     int failures = 0;
-    for (long n = 0; n < 64; n++) {
-        fv_arena a;
-        fv_arena_init(&a, 0);
+    bool complete = false;
+    for (size_t budget = 0; budget <= SWEEP_CAP && !complete; budget += 16) {
+        fv_arena_init(&a, SWEEP_CAP);
+        CU_ASSERT_FATAL(fv_arena_alloc(&a, SWEEP_CAP - budget) != NULL);
         fv_cli_buf b;
         fv_cli_buf_init(&b, 0);
-        fv_error e;
-        fv_alloc_fail_after(n);
-        fv_err rc = fv_cli_render_workers(&a, list, 0, &b, &e);
-        fv_alloc_fail_reset();
+        fv_err rc = render(&a, what, doc, cls, &b, &e);
         if (rc != FV_OK) {
             FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
             failures++;
+        } else {
+            FV_ASSERT_STR_EQ(fv_cli_buf_str(&b), fv_cli_buf_str(&want));
+            complete = true;
         }
         fv_cli_buf_release(&b);
         fv_arena_release(&a);
     }
-    CU_ASSERT(failures > 0);
-    json_decref(list);
+    CU_ASSERT(complete);
+    CU_ASSERT(failures > 10);
+
+    complete = false;
+    for (long n = 0; n < 1000 && !complete; n++) {
+        fv_arena_init(&a, 0);
+        fv_cli_buf b;
+        fv_cli_buf_init(&b, 0);
+        fv_alloc_fail_after(n);
+        fv_err rc = render(&a, what, doc, cls, &b, &e);
+        fv_alloc_fail_reset();
+        if (rc != FV_OK) {
+            FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
+        } else {
+            FV_ASSERT_STR_EQ(fv_cli_buf_str(&b), fv_cli_buf_str(&want));
+            complete = true;
+        }
+        fv_cli_buf_release(&b);
+        fv_arena_release(&a);
+    }
+    CU_ASSERT(complete);
+    fv_cli_buf_release(&want);
+}
+
+/* The @json of a render file. */
+static json_t *render_file_json(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", RENDER_DIR, name);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *j = strstr(text, "\n@json\n");
+    const char *x = strstr(text, "\n@expect\n");
+    CU_ASSERT_FATAL(j != NULL && x != NULL);
+    j += strlen("\n@json\n");
+    json_t *doc = json_loadb(j, (size_t)(x - j), 0, NULL);
+    CU_ASSERT_FATAL(doc != NULL);
+    return doc;
+}
+
+static void test_cli_format__out_of_memory_fails_and_never_prints_a_wrong_cell(void)
+{
+    static const struct {
+        const char *file, *what;
+        fv_cli_def_class cls;
+    } cases[] = {
+        {"workers_seed_example.txt", "workers", FV_CLI_DEF_WORKFLOW},
+        {"worker_detail.txt", "worker", FV_CLI_DEF_WORKFLOW},
+        {"workflow_definitions_seed_example.txt", "definitions", FV_CLI_DEF_WORKFLOW},
+        {"workflow_definition_detail.txt", "definition", FV_CLI_DEF_WORKFLOW},
+        {"task_definition_configured.txt", "definition", FV_CLI_DEF_TASK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *doc = render_file_json(cases[i].file);
+        oom_sweep(cases[i].what, doc, cases[i].cls);
+        json_decref(doc);
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -352,7 +440,7 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_cli_format__table_with_no_rows_is_its_header),
     FV_TEST_CASE(test_cli_format__table_grows_past_its_first_chunk),
     FV_TEST_CASE(test_cli_format__a_list_that_is_not_an_array_is_an_error),
-    FV_TEST_CASE(test_cli_format__out_of_memory_fails_cleanly),
+    FV_TEST_CASE(test_cli_format__out_of_memory_fails_and_never_prints_a_wrong_cell),
     FV_TEST_CASE(test_cli_format__every_render_file_gives_its_expected_text),
 };
 
