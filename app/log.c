@@ -147,3 +147,25 @@ void fv_app_log_grpc(void *user, fv_grpc_log_level level, const char *msg)
     }
     fv_app_log(l, "grpc %s", msg != NULL ? msg : "(no message)");
 }
+
+void fv_app_log_http(void *user, fv_http_log_level level, const char *msg)
+{
+    fv_app_log_level l = FV_APP_LOG_ERROR;
+
+    (void)user;
+    switch (level) {
+    case FV_HTTP_LOG_ERROR:
+        l = FV_APP_LOG_ERROR;
+        break;
+    case FV_HTTP_LOG_WARN:
+        l = FV_APP_LOG_WARN;
+        break;
+    case FV_HTTP_LOG_INFO:
+        l = FV_APP_LOG_INFO;
+        break;
+    case FV_HTTP_LOG_DEBUG:
+        l = FV_APP_LOG_DEBUG;
+        break;
+    }
+    fv_app_log(l, "http %s", msg != NULL ? msg : "(no message)");
+}

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "adapters/grpc/grpc_server.h"
+#include "adapters/http/http_server.h"
 
 typedef enum fv_app_log_level {
     FV_APP_LOG_ERROR,
@@ -50,5 +51,9 @@ void fv_app_vlog(fv_app_log_level level, const char *fmt, va_list ap)
  * logs `msg` at the matching level, prefixed with "grpc ". `user` is
  * ignored. */
 void fv_app_log_grpc(void *user, fv_grpc_log_level level, const char *msg);
+
+/* The same for the HTTP machinery and the REST API (http_server.h), prefixed
+ * with "http ". */
+void fv_app_log_http(void *user, fv_http_log_level level, const char *msg);
 
 #endif

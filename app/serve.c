@@ -15,6 +15,7 @@
 
 #include "adapters/grpc/flovyn_services.h"
 #include "adapters/grpc/grpc_server.h"
+#include "adapters/http/http_api.h"
 #include "adapters/metrics/metrics.h"
 #include "app/bundle.h"
 #include "app/dev.h"
@@ -120,6 +121,8 @@ int fv_app_serve(const fv_app_config *cfg)
     fv_metrics_config mcfg;
     fv_grpc_server_config gcfg;
     fv_grpc_server *server = NULL;
+    fv_http_config hcfg;
+    fv_http_api *http = NULL;
     fv_app_scheduler *scheduler = NULL;
     fv_app_schedule schedule;
     force_exit fx = {0};
@@ -244,9 +247,26 @@ int fv_app_serve(const fv_app_config *cfg)
     connect_addr(host, port, dial, sizeof dial);
     fv_app_log(FV_APP_LOG_INFO, "grpc listening addr=%s methods=%zu threads=%d", bound,
                gcfg.n_methods, cfg->grpc_threads);
-    fv_app_log(FV_APP_LOG_INFO,
-               "http REST API not served yet (arrives with the REST release) http-listen=%s",
-               cfg->http_listen);
+
+    /* 4b. REST. */
+    memset(&hcfg, 0, sizeof hcfg);
+    hcfg.listen = cfg->http_listen;
+    hcfg.version = fv_app_version();
+    hcfg.shutdown_grace_ms = gcfg.shutdown_grace_ms;
+    hcfg.log = fv_app_log_http;
+    http = fv_http_api_new(&bundle.deps, &hcfg, &err);
+    if (http == NULL) {
+        if (err.code == FV_E_UNAVAILABLE)
+            fv_app_log(FV_APP_LOG_ERROR, "http %s: the address is in use or not available here",
+                       fv_error_message(&err, err.code));
+        else
+            fv_app_log(FV_APP_LOG_ERROR, "http could not start code=%s error=\"%s\"",
+                       fv_err_name(err.code), fv_error_message(&err, err.code));
+        goto out_server;
+    }
+    if (!fv_app_listen_parse(cfg->http_listen, host, sizeof host, NULL))
+        snprintf(host, sizeof host, "?");
+    fv_app_log(FV_APP_LOG_INFO, "http listening addr=%s:%d", host, fv_http_api_port(http));
 
     /* 5. Scheduler. */
     schedule.activate_ms = cfg->activate_interval_ms;
@@ -258,7 +278,7 @@ int fv_app_serve(const fv_app_config *cfg)
     if (scheduler == NULL) {
         fv_app_log(FV_APP_LOG_ERROR, "scheduler could not start: %s",
                    fv_error_message(&err, err.code));
-        goto out_server;
+        goto out_http;
     }
     {
         char a[FV_APP_DURATION_STR_MAX], b[FV_APP_DURATION_STR_MAX];
@@ -315,10 +335,14 @@ int fv_app_serve(const fv_app_config *cfg)
 
     /* 8. Reverse order. */
 out_running:
+    fv_http_api_stop(http);
+    fv_app_log(FV_APP_LOG_INFO, "http stopped");
     fv_grpc_server_stop(server);
     fv_app_log(FV_APP_LOG_INFO, "grpc stopped");
     fv_app_scheduler_stop(scheduler);
     fv_app_log(FV_APP_LOG_INFO, "scheduler stopped");
+out_http:
+    fv_http_api_free(http);
 out_server:
     fv_grpc_server_free(server);
 out_bundle:
