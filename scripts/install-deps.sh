@@ -18,7 +18,8 @@ PACKAGES=(
     # codegen and test clients (run with /usr/bin/python3)
     python3-jinja2 python3-grpcio python3-grpc-tools
     # tests, tools
-    postgresql curl clang-format cppcheck valgrind nghttp2-client
+    postgresql curl clang-format cppcheck valgrind nghttp2-client wrk
+    nodejs # tests/openapi (npm comes with this machine's nodejs, which conflicts with Debian's npm)
     # promtool, which checks the /_/metrics exposition (tests/metrics)
     prometheus
 )
