@@ -10,9 +10,9 @@ is the body of the same REST call byte for byte; flags before and after the
 command; configure changes the effective values and survives re-registration;
 the server's errors and the exit statuses; a config file profile; --watch
 redraws until SIGINT; paging; a silent worker turns DEGRADED then OFFLINE and
-its definitions UNAVAILABLE (a second server with short thresholds; a check
-whose time window was missed on a loaded machine is skipped with a note, not
-failed); a stopped server is "could not connect".
+its definitions UNAVAILABLE (a second server with short thresholds, polled
+until OFFLINE; the order of what the CLI showed is checked); a stopped server
+is "could not connect".
 
 Usage: /usr/bin/python3 tests/cli/test_cli_e2e.py PATH/TO/flovyn-server PATH/TO/flovyn
 Prints TAP; exits non-zero if any check fails.
@@ -416,14 +416,14 @@ def main_server(server_bin, cli_bin, home):
 
 
 def liveness(server_bin, cli_bin, home):
-    """A silent worker, seen through the CLI: DEGRADED after 2 s, OFFLINE after
-    4 s, and its only definition UNAVAILABLE then. Times are measured from the
-    registration, with a second of margin either side of each threshold."""
-    args = ["--degraded-after", "2s", "--offline-after", "4s"]
+    """A silent worker, seen through the CLI: ONLINE, then DEGRADED after 2 s,
+    then OFFLINE after 6 s, and its only definition AVAILABLE, DEGRADED, then
+    UNAVAILABLE. The CLI is polled until OFFLINE (bounded), and the order of
+    what it showed is checked, not when it showed it."""
+    args = ["--degraded-after", "2s", "--offline-after", "6s"]
     with fp.DevServer(server_bin, extra_args=args) as srv:
         stub = pb2_grpc.WorkerLifecycleStub(fp.channel(srv.grpc_target))
         register(stub, srv, "lonely-worker", 201, "TASK", tasks=[fp.task("solo")])
-        t0 = time.monotonic()
         cli = Cli(cli_bin, home)
         env = {"FLOVYN_SERVER": srv.http_base, "FLOVYN_API_KEY": srv.operator_key}
 
@@ -432,23 +432,26 @@ def liveness(server_bin, cli_bin, home):
             _, defs, _, _ = cli.run("tasks", "definitions", "-o", "json", env=env)
             return json.loads(workers)[0]["status"], json.loads(defs)[0]["availabilityStatus"]
 
-        def sleep_until(t):
-            time.sleep(max(0.0, t0 + t - time.monotonic()))
+        def distinct(values):
+            out = []
+            for v in values:
+                if not out or out[-1] != v:
+                    out.append(v)
+            return out
 
-        first = status_now()
-        if time.monotonic() - t0 < 1.0:
-            check("fresh: ONLINE and AVAILABLE", first == ("ONLINE", "AVAILABLE"), first)
-        else:
-            print("# skipped the ONLINE check: the machine is too slow for its window")
-        sleep_until(3.0)
-        now = status_now()
-        if time.monotonic() - t0 < 3.9:
-            check("silent 3 s: DEGRADED", now[0] == "DEGRADED", now)
-        else:
-            print("# skipped the DEGRADED check: the machine is too slow for its window")
-        sleep_until(5.0)
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen.append(status_now())
+            if seen[-1] == ("OFFLINE", "UNAVAILABLE"):
+                break
+            time.sleep(0.1)
+        check("a silent worker reads ONLINE, DEGRADED, then OFFLINE",
+              distinct(w for w, _ in seen) == ["ONLINE", "DEGRADED", "OFFLINE"], seen)
+        check("its definition reads AVAILABLE, DEGRADED, then UNAVAILABLE",
+              distinct(d for _, d in seen) == ["AVAILABLE", "DEGRADED", "UNAVAILABLE"], seen)
         rc, out, err, _ = cli.run("workers", "list", env=env)
-        check("silent 5 s: the table says OFFLINE",
+        check("silent: the table says OFFLINE",
               rc == 0 and re.search(r"lonely-worker  TASK  OFFLINE  \d+s ago\n$", out), out)
         rc, out, err, _ = cli.run("tasks", "definitions", env=env)
         same_text("its definition is UNAVAILABLE with no workers", out,
