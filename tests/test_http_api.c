@@ -1,14 +1,17 @@
 /*
  * The REST API (adapters/http/http_api.h) on the in-memory bundle with a fake
  * clock, through real HTTP requests (libcurl) to a server started in-process
- * on 127.0.0.1, port 0: every discovery route under both prefixes, the JSON
- * shapes of spec/rest-api.md, authentication and roles, tenant isolation by
- * every route, and every bad input of the spec (bad limit/offset, unknown
- * enum, malformed UUID, invalid JSON, wrong content type, oversized body,
- * unknown field, unknown route, wrong method).
+ * on 127.0.0.1, port 0: every discovery and admin route under both prefixes,
+ * the JSON shapes of spec/rest-api.md, authentication and roles, tenant
+ * isolation by every route, every bad input of the spec (bad limit/offset,
+ * unknown enum, malformed UUID, invalid JSON, wrong content type, oversized
+ * body, unknown field, unknown route, wrong method), and the OpenAPI
+ * document against the route table and the answers, and the metrics of
+ * every request on /_/metrics.
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +19,7 @@
 #include <jansson.h>
 
 #include "adapters/http/http_api.h"
+#include "core/queries/tenant_queries.h"
 #include "core/queries/worker_queries.h"
 #include "core/usecases/auth_usecases.h"
 #include "core/usecases/worker_usecases.h"
@@ -137,6 +141,11 @@ static long patch(const char *auth, const char *ctype, const char *body, const c
     return send_req("PATCH", auth, ctype, body, body != NULL ? strlen(body) : 0, path);
 }
 
+static long post(const char *auth, const char *ctype, const char *body, const char *path)
+{
+    return send_req("POST", auth, ctype, body, body != NULL ? strlen(body) : 0, path);
+}
+
 static const char *str_at(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -254,8 +263,7 @@ static void test_http_api__unknown_routes_and_methods(void)
     static const char *const paths[] = {
         "/",
         "/api",
-        "/api/tenants",
-        "/api/tenants/acme",
+        "/api/docs",
         "/api/tenants/acme/nothing",
         "/api/tenants/acme/workers/",
         "/api/teams/acme/workers",
@@ -276,6 +284,19 @@ static void test_http_api__unknown_routes_and_methods(void)
     assert_error(405, "INVALID_ARGUMENT", NULL);
     FV_ASSERT_STR_EQ(header("Allow"), "PATCH");
     call("DELETE", acme_operator, "/api/tenants/acme/task-definitions/task-0");
+    FV_ASSERT_STR_EQ(header("Allow"), "GET, HEAD");
+    call("GET", acme_admin, "/api/tenants");
+    assert_error(405, "INVALID_ARGUMENT", NULL);
+    FV_ASSERT_STR_EQ(header("Allow"), "POST");
+    call("DELETE", acme_admin, "/api/orgs/acme");
+    FV_ASSERT_STR_EQ(header("Allow"), "GET, HEAD");
+    call("PATCH", acme_admin, "/api/orgs/acme/api-keys");
+    FV_ASSERT_STR_EQ(header("Allow"), "POST, GET, HEAD");
+    call("GET", acme_admin, "/api/tenants/acme/api-keys/%s", uuid_text(&fx.tenant));
+    FV_ASSERT_STR_EQ(header("Allow"), "DELETE");
+    call("POST", NULL, "/api/docs/openapi.json");
+    FV_ASSERT_STR_EQ(header("Allow"), "GET, HEAD");
+    call("DELETE", NULL, "/_/metrics");
     FV_ASSERT_STR_EQ(header("Allow"), "GET, HEAD");
     /* 404 and 405 come before authentication: they say nothing about data. */
     call("PUT", NULL, "/api/tenants/acme/workers");
@@ -326,22 +347,28 @@ static void test_http_api__new_errors(void)
 /* Authentication, tenants, roles, isolation                              */
 /* ---------------------------------------------------------------------- */
 
-/* Every tenant route of the API, with {w} for a worker id. */
+/* Every tenant route of the API, with {w} for an id (a worker's, or an API
+ * key's), and whether only admins may use it. */
 static const struct {
     const char *method;
     const char *path;
+    bool admin;
 } tenant_routes[] = {
-    {"GET", "/workers"},
-    {"GET", "/workers/{w}"},
-    {"DELETE", "/workers/{w}"},
-    {"GET", "/workers/{w}/heartbeats"},
-    {"GET", "/workers/{w}/status-history"},
-    {"GET", "/workflow-definitions"},
-    {"GET", "/workflow-definitions/wf-0"},
-    {"PATCH", "/workflow-definitions/wf-0/configuration"},
-    {"GET", "/task-definitions"},
-    {"GET", "/task-definitions/task-0"},
-    {"PATCH", "/task-definitions/task-0/configuration"},
+    {"GET", "/workers", false},
+    {"GET", "/workers/{w}", false},
+    {"DELETE", "/workers/{w}", false},
+    {"GET", "/workers/{w}/heartbeats", false},
+    {"GET", "/workers/{w}/status-history", false},
+    {"GET", "/workflow-definitions", false},
+    {"GET", "/workflow-definitions/wf-0", false},
+    {"PATCH", "/workflow-definitions/wf-0/configuration", false},
+    {"GET", "/task-definitions", false},
+    {"GET", "/task-definitions/task-0", false},
+    {"PATCH", "/task-definitions/task-0/configuration", false},
+    {"GET", "", true},
+    {"GET", "/api-keys", true},
+    {"POST", "/api-keys", true},
+    {"DELETE", "/api-keys/{w}", true},
 };
 
 static const char *const prefixes[] = {"/api/tenants/", "/api/orgs/"};
@@ -363,6 +390,8 @@ static long route_call(size_t prefix, const char *slug, size_t route, const fv_u
     const char *path = route_path(prefix, slug, route, w);
     if (strcmp(tenant_routes[route].method, "PATCH") == 0)
         return patch(auth, "application/json", "{}", path);
+    if (strcmp(tenant_routes[route].method, "POST") == 0)
+        return post(auth, "application/json", "{\"role\":\"worker\",\"name\":\"k\"}", path);
     return send_req(tenant_routes[route].method, auth, NULL, NULL, 0, path);
 }
 
@@ -427,18 +456,29 @@ static void test_http_api__roles(void)
     const char *const readers[] = {acme_worker, acme_operator, acme_admin};
     for (size_t k = 0; k < FV_TEST_COUNT(readers); k++) {
         for (size_t r = 0; r < FV_TEST_COUNT(tenant_routes); r++) {
-            if (strcmp(tenant_routes[r].method, "GET") != 0)
+            if (strcmp(tenant_routes[r].method, "GET") != 0 || tenant_routes[r].admin)
                 continue;
             FV_ASSERT_INT_EQ(route_call(0, "acme", r, &w, readers[k]), 200);
         }
     }
-    /* Operator actions refuse the worker role. */
+    /* Operator actions refuse the worker role; admin routes every role but
+     * admin, under both prefixes. */
     for (size_t r = 0; r < FV_TEST_COUNT(tenant_routes); r++) {
-        if (strcmp(tenant_routes[r].method, "GET") == 0)
+        if (strcmp(tenant_routes[r].method, "GET") == 0 && !tenant_routes[r].admin)
             continue;
         route_call(1, "acme", r, &w, acme_worker);
         assert_error(403, "PERMISSION_DENIED", "role \"worker\" may not do this");
+        if (!tenant_routes[r].admin)
+            continue;
+        for (size_t p = 0; p < FV_TEST_COUNT(prefixes); p++) {
+            route_call(p, "acme", r, &w, acme_operator);
+            assert_error(403, "PERMISSION_DENIED", "role \"operator\" may not do this");
+        }
     }
+    post(acme_operator, "application/json", "{\"slug\":\"x\",\"name\":\"x\"}", "/api/tenants");
+    assert_error(403, "PERMISSION_DENIED", "role \"operator\" may not do this");
+    post(acme_worker, "application/json", "{\"slug\":\"x\",\"name\":\"x\"}", "/api/orgs");
+    assert_error(403, "PERMISSION_DENIED", "role \"worker\" may not do this");
     FV_ASSERT_INT_EQ(patch(acme_admin, "application/json", "{}",
                            "/api/tenants/acme/workflow-definitions/wf-0/configuration"),
                      200);
@@ -1209,6 +1249,699 @@ static void test_http_api__concurrent_reads(void)
     FV_ASSERT_INT_EQ(ok, 6 * 40);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Tenants and keys                                                       */
+/* ---------------------------------------------------------------------- */
+
+/* The object's member names, sorted, comma-separated. */
+static const char *members(const json_t *o)
+{
+    const char *names[64];
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)o, key, v)
+    {
+        if (n < FV_TEST_COUNT(names))
+            names[n++] = key;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
+            const char *t = names[k];
+            names[k] = names[k - 1];
+            names[k - 1] = t;
+        }
+    char *s = fv_arena_strdup(&fx.arena, "");
+    for (size_t i = 0; i < n; i++)
+        s = fv_arena_printf(&fx.arena, "%s%s%s", s, i > 0 ? "," : "", names[i]);
+    return s;
+}
+
+/* "Bearer <key>" of an ApiKeyCreated in the response (at `o`). */
+static const char *bearer_of(const json_t *o)
+{
+    return fv_arena_printf(&fx.arena, "Bearer %s", str_at(o, "key"));
+}
+
+static void test_http_api__create_tenant(void)
+{
+    FV_ASSERT_INT_EQ(post(acme_admin, "application/json",
+                          "{\"slug\":\"initech\",\"name\":\"Initech Corp.\"}", "/api/tenants"),
+                     201);
+    FV_ASSERT_STR_EQ(header("Content-Type"), "application/json");
+    FV_ASSERT_STR_EQ(members(resp.json), "adminKey,createdAt,id,name,slug");
+    FV_ASSERT_STR_EQ(str_at(resp.json, "slug"), "initech");
+    FV_ASSERT_STR_EQ(str_at(resp.json, "name"), "Initech Corp.");
+    FV_ASSERT_STR_EQ(str_at(resp.json, "createdAt"), T0_TEXT);
+    const char *id = fv_arena_strdup(&fx.arena, str_at(resp.json, "id"));
+    json_t *k = json_object_get(resp.json, "adminKey");
+    FV_ASSERT_STR_EQ(members(k), "createdAt,id,key,name,prefix,revokedAt,role");
+    FV_ASSERT_STR_EQ(str_at(k, "role"), "admin");
+    FV_ASSERT_STR_EQ(str_at(k, "name"), "initial admin key");
+    CU_ASSERT_TRUE(json_is_null(json_object_get(k, "revokedAt")));
+    const char *text = str_at(k, "key");
+    CU_ASSERT_TRUE_FATAL(text != NULL && strncmp(text, "flovyn_sk_", 10) == 0);
+    FV_ASSERT_INT_EQ(strlen(text), FV_API_KEY_TEXT_LEN);
+    CU_ASSERT_TRUE(strncmp(text + 10, str_at(k, "prefix"), 16) == 0);
+    const char *initech_admin = bearer_of(k);
+
+    /* The new tenant's key administers it, under both prefixes. */
+    FV_ASSERT_INT_EQ(call("GET", initech_admin, "/api/tenants/initech"), 200);
+    FV_ASSERT_STR_EQ(str_at(resp.json, "id"), id);
+    FV_ASSERT_STR_EQ(members(resp.json), "createdAt,id,name,slug");
+    FV_ASSERT_INT_EQ(call("GET", initech_admin, "/api/orgs/initech/api-keys"), 200);
+    FV_ASSERT_INT_EQ(json_array_size(resp.json), 1);
+    FV_ASSERT_INT_EQ(call("GET", initech_admin, "/api/orgs/initech/workers"), 200);
+    FV_ASSERT_STR_EQ(header("X-Total-Count"), "0");
+    /* The creator's key gains nothing there; the new key nothing elsewhere. */
+    call("GET", acme_admin, "/api/tenants/initech");
+    assert_error(403, "PERMISSION_DENIED", "api key does not belong to this tenant");
+    call("GET", initech_admin, "/api/tenants/acme/workers");
+    assert_error(403, "PERMISSION_DENIED", NULL);
+
+    /* Through the other collection, and by the new tenant's admin. */
+    FV_ASSERT_INT_EQ(post(initech_admin, "application/json; charset=utf-8",
+                          "{\"name\":\"Hooli\",\"slug\":\"hooli\"}", "/api/orgs"),
+                     201);
+    FV_ASSERT_STR_EQ(str_at(resp.json, "slug"), "hooli");
+    /* A taken slug: 409, and the tenant is unchanged. */
+    post(acme_admin, "application/json", "{\"slug\":\"initech\",\"name\":\"Other\"}",
+         "/api/tenants");
+    assert_error(409, "ALREADY_EXISTS", "tenant \"initech\" already exists");
+    post(acme_admin, "application/json", "{\"slug\":\"acme\",\"name\":\"Other\"}", "/api/orgs");
+    assert_error(409, "ALREADY_EXISTS", NULL);
+    FV_ASSERT_INT_EQ(call("GET", initech_admin, "/api/tenants/initech"), 200);
+    FV_ASSERT_STR_EQ(str_at(resp.json, "name"), "Initech Corp.");
+
+    /* Keys that may not. */
+    post(NULL, "application/json", "{\"slug\":\"x\",\"name\":\"x\"}", "/api/tenants");
+    assert_error(401, "UNAUTHENTICATED", NULL);
+    post(revoked, "application/json", "{\"slug\":\"x\",\"name\":\"x\"}", "/api/tenants");
+    assert_error(401, "UNAUTHENTICATED", NULL);
+    post(acme_admin, "application/json", "{\"slug\":\"x\",\"name\":\"x\"}", "/api/tenants?x=1");
+    assert_error(400, "INVALID_ARGUMENT", "unknown query parameter \"x\"");
+}
+
+static void test_http_api__create_tenant_bad_inputs(void)
+{
+    char *long_name = fv_arena_alloc(&fx.arena, 300);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(long_name);
+    memcpy(long_name, "{\"slug\":\"t\",\"name\":\"", 20);
+    memset(long_name + 20, 'n', 256);
+    memcpy(long_name + 276, "\"}", 3);
+    const struct {
+        const char *body;
+        const char *message;
+    } bad[] = {
+        {"", "request body is empty"},
+        {"{", "request body is not valid JSON"},
+        {"[]", "request body must be a JSON object"},
+        {"\"initech\"", "request body must be a JSON object"},
+        {"{}", "slug is required"},
+        {"{\"slug\":\"t\"}", "name is required"},
+        {"{\"name\":\"t\"}", "slug is required"},
+        {"{\"slug\":1,\"name\":\"t\"}", "slug must be a string"},
+        {"{\"slug\":null,\"name\":\"t\"}", "slug must be a string"},
+        {"{\"slug\":\"t\",\"name\":[\"t\"]}", "name must be a string"},
+        {"{\"slug\":\"t\",\"name\":\"t\",\"id\":\"x\"}",
+         "unknown field \"id\" (expected slug, name)"},
+        {"{\"Slug\":\"t\",\"name\":\"t\"}", "unknown field \"Slug\""},
+        {"{\"slug\":\"t\",\"slug\":\"u\",\"name\":\"t\"}", "request body is not valid JSON"},
+        {"{\"slug\":\"\",\"name\":\"t\"}", "tenant slug"},
+        {"{\"slug\":\"Init Tech\",\"name\":\"t\"}", "tenant slug"},
+        {"{\"slug\":\"a_b\",\"name\":\"t\"}", "tenant slug"},
+        {"{\"slug\":\"t\",\"name\":\"\"}", "tenant name"},
+        {"{\"slug\":\"t\",\"name\":\"a\\u0000b\"}", "request body is not valid JSON"},
+        {"{\"slug\":\"t\",\"name\":\"a\\u0001b\"}", "tenant name"},
+        {long_name, "tenant name"},
+    };
+    for (size_t i = 0; i < FV_TEST_COUNT(bad); i++) {
+        post(acme_admin, "application/json", bad[i].body, i % 2 ? "/api/orgs" : "/api/tenants");
+        assert_error(400, "INVALID_ARGUMENT", bad[i].message);
+    }
+    post(acme_admin, NULL, "{\"slug\":\"t\",\"name\":\"t\"}", "/api/tenants");
+    assert_error(415, "INVALID_ARGUMENT", "Content-Type must be application/json");
+    post(acme_admin, "text/plain", "{\"slug\":\"t\",\"name\":\"t\"}", "/api/tenants");
+    assert_error(415, "INVALID_ARGUMENT", NULL);
+    char *big = fv_arena_alloc(&fx.arena, MAX_BODY + 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, ' ', MAX_BODY + 1);
+    big[0] = '{';
+    big[MAX_BODY] = '}';
+    big[MAX_BODY + 1] = '\0';
+    post(acme_admin, "application/json", big, "/api/tenants");
+    assert_error(413, "RESOURCE_EXHAUSTED", NULL);
+    /* The role is checked before the body. */
+    post(acme_operator, "text/plain", "nonsense", "/api/tenants");
+    assert_error(403, "PERMISSION_DENIED", NULL);
+    /* Nothing was created. */
+    fv_tenant t;
+    fv_error err = {0};
+    FV_ASSERT_INT_EQ(fv_query_tenant_by_slug(&fx.deps, &fx.arena, "t", &t, &err), FV_E_NOT_FOUND);
+}
+
+static void test_http_api__get_tenant(void)
+{
+    for (size_t p = 0; p < FV_TEST_COUNT(prefixes); p++) {
+        FV_ASSERT_INT_EQ(call("GET", acme_admin, "%sacme", prefixes[p]), 200);
+        char *want = fv_arena_printf(&fx.arena,
+                                     "{\"id\":\"%s\",\"slug\":\"acme\",\"name\":\"acme\","
+                                     "\"createdAt\":\"" T0_TEXT "\"}",
+                                     uuid_text(&fx.tenant));
+        assert_json(want);
+    }
+    FV_ASSERT_INT_EQ(call("HEAD", acme_admin, "/api/orgs/acme"), 200);
+    call("GET", acme_admin, "/api/tenants/nope");
+    assert_error(404, "NOT_FOUND", "tenant \"nope\" not found");
+    call("GET", globex_operator, "/api/tenants/acme");
+    assert_error(403, "PERMISSION_DENIED", NULL);
+    call("GET", acme_admin, "/api/tenants/acme?verbose=1");
+    assert_error(400, "INVALID_ARGUMENT", "(this route takes none)");
+}
+
+static void test_http_api__api_keys(void)
+{
+    const char *P = "/api/tenants/acme/api-keys";
+    /* The fixture's four keys of acme, oldest first, the revoked one
+     * included (globex's is not there). */
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "%s", P), 200);
+    FV_ASSERT_STR_EQ(header("X-Total-Count"), "4");
+    FV_ASSERT_INT_EQ(json_array_size(resp.json), 4);
+    static const char *const roles[] = {"worker", "operator", "admin", "operator"};
+    for (size_t i = 0; i < json_array_size(resp.json) && i < FV_TEST_COUNT(roles); i++) {
+        json_t *k = json_array_get(resp.json, i);
+        FV_ASSERT_STR_EQ(members(k), "createdAt,id,name,prefix,revokedAt,role");
+        FV_ASSERT_STR_EQ(str_at(k, "role"), roles[i]);
+        FV_ASSERT_STR_EQ(str_at(k, "name"), "test key");
+        FV_ASSERT_INT_EQ(strlen(str_at(k, "prefix")), 16);
+        CU_ASSERT_EQUAL(json_is_null(json_object_get(k, "revokedAt")), i < 3);
+    }
+    /* "Bearer flovyn_sk_" is 17 bytes, then the prefix. */
+    CU_ASSERT_TRUE(
+        strncmp(str_at(json_array_get(resp.json, 1), "prefix"), acme_operator + 17, 16) == 0);
+    /* Never a secret. */
+    CU_ASSERT_PTR_NULL(strstr(resp.body, acme_operator + 7));
+    CU_ASSERT_PTR_NULL(strstr(resp.body, "\"key\""));
+    CU_ASSERT_PTR_NULL(strstr(resp.body, "hash"));
+
+    /* Issue one of each role; each works as its role says. */
+    static const struct {
+        const char *role;
+        const char *kind;
+        long workers, keys;
+    } issue_as[] = {
+        {"worker", "flovyn_wk_", 200, 403},
+        {"operator", "flovyn_sk_", 200, 403},
+        {"admin", "flovyn_sk_", 200, 200},
+    };
+    for (size_t i = 0; i < FV_TEST_COUNT(issue_as); i++) {
+        fv_fixture_advance(&fx, 1000);
+        char *body = fv_arena_printf(&fx.arena, "{\"role\":\"%s\",\"name\":\"ci %s\"}",
+                                     issue_as[i].role, issue_as[i].role);
+        FV_ASSERT_INT_EQ(
+            post(acme_admin, "application/json", body, i == 1 ? "/api/orgs/acme/api-keys" : P),
+            201);
+        FV_ASSERT_STR_EQ(members(resp.json), "createdAt,id,key,name,prefix,revokedAt,role");
+        FV_ASSERT_STR_EQ(str_at(resp.json, "role"), issue_as[i].role);
+        CU_ASSERT_TRUE(strncmp(str_at(resp.json, "key"), issue_as[i].kind, 10) == 0);
+        CU_ASSERT_TRUE(json_is_null(json_object_get(resp.json, "revokedAt")));
+        const char *auth = bearer_of(resp.json);
+        FV_ASSERT_INT_EQ(call("GET", auth, "/api/tenants/acme/workers"), issue_as[i].workers);
+        FV_ASSERT_INT_EQ(call("GET", auth, "%s", P), issue_as[i].keys);
+        if (i == 2)
+            FV_ASSERT_STR_EQ(header("X-Total-Count"), "7");
+    }
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "/api/orgs/acme/api-keys"), 200);
+    FV_ASSERT_STR_EQ(str_at(json_array_get(resp.json, 6), "name"), "ci admin");
+    FV_ASSERT_STR_EQ(str_at(json_array_get(resp.json, 6), "createdAt"), "2026-01-01T00:00:03.000Z");
+
+    /* Revoke: 204, the key stops working at once, again is 204 and keeps
+     * the first time. */
+    post(acme_admin, "application/json", "{\"role\":\"operator\",\"name\":\"doomed\"}", P);
+    const char *doomed = bearer_of(resp.json);
+    const char *doomed_id = fv_arena_strdup(&fx.arena, str_at(resp.json, "id"));
+    FV_ASSERT_INT_EQ(call("GET", doomed, "/api/tenants/acme/workers"), 200);
+    fv_fixture_advance(&fx, 1000);
+    FV_ASSERT_INT_EQ(call("DELETE", acme_admin, "%s/%s", P, doomed_id), 204);
+    FV_ASSERT_INT_EQ(resp.body_n, 0);
+    call("GET", doomed, "/api/tenants/acme/workers");
+    assert_error(401, "UNAUTHENTICATED", NULL);
+    fv_fixture_advance(&fx, 1000);
+    FV_ASSERT_INT_EQ(call("DELETE", acme_admin, "/api/orgs/acme/api-keys/%s", doomed_id), 204);
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "%s", P), 200);
+    json_t *last = json_array_get(resp.json, json_array_size(resp.json) - 1);
+    FV_ASSERT_STR_EQ(str_at(last, "id"), doomed_id);
+    FV_ASSERT_STR_EQ(str_at(last, "revokedAt"), "2026-01-01T00:00:04.000Z");
+
+    /* Another tenant's key id, a key id nobody has, a malformed one. */
+    FV_ASSERT_INT_EQ(call("GET", globex_operator, "/api/tenants/globex/workers"), 200);
+    fv_api_key_list theirs;
+    fv_error err = {0};
+    CU_ASSERT_FATAL(fv_query_api_keys(&fx.deps, &fx.arena, &globex, &theirs, &err) == FV_OK);
+    FV_ASSERT_INT_EQ(theirs.n, 1);
+    call("DELETE", acme_admin, "%s/%s", P, uuid_text(&theirs.items[0].id));
+    assert_error(404, "NOT_FOUND", "api key");
+    FV_ASSERT_INT_EQ(call("GET", globex_operator, "/api/tenants/globex/workers"), 200);
+    call("DELETE", acme_admin, "%s/00000000-0000-0000-0000-000000000042", P);
+    assert_error(404, "NOT_FOUND", NULL);
+    call("DELETE", acme_admin, "%s/not-a-uuid", P);
+    assert_error(400, "INVALID_ARGUMENT", "api key id \"not-a-uuid\" is not a valid UUID");
+    call("DELETE", acme_admin, "%s/%s?force=1", P, doomed_id);
+    assert_error(400, "INVALID_ARGUMENT", "unknown query parameter \"force\"");
+    call("GET", acme_admin, "%s?limit=10", P);
+    assert_error(400, "INVALID_ARGUMENT", "unknown query parameter \"limit\"");
+
+    /* An admin may revoke its own key. */
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "%s", P), 200);
+    const char *admin_id = fv_arena_strdup(&fx.arena, str_at(json_array_get(resp.json, 2), "id"));
+    FV_ASSERT_INT_EQ(call("DELETE", acme_admin, "%s/%s", P, admin_id), 204);
+    call("GET", acme_admin, "%s", P);
+    assert_error(401, "UNAUTHENTICATED", NULL);
+}
+
+static void test_http_api__api_key_bad_inputs(void)
+{
+    const char *P = "/api/orgs/acme/api-keys";
+    char *long_name = fv_arena_alloc(&fx.arena, 300);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(long_name);
+    memcpy(long_name, "{\"role\":\"worker\",\"name\":\"", 25);
+    memset(long_name + 25, 'n', 256);
+    memcpy(long_name + 281, "\"}", 3);
+    const struct {
+        const char *body;
+        const char *message;
+    } bad[] = {
+        {"", "request body is empty"},
+        {"{\"role\":", "request body is not valid JSON"},
+        {"null", "request body must be a JSON object"},
+        {"{}", "role is required"},
+        {"{\"role\":\"worker\"}", "name is required"},
+        {"{\"name\":\"x\"}", "role is required"},
+        {"{\"role\":\"root\",\"name\":\"x\"}",
+         "role must be worker, operator or admin, not \"root\""},
+        {"{\"role\":\"ADMIN\",\"name\":\"x\"}", "role must be worker, operator or admin"},
+        {"{\"role\":\"\",\"name\":\"x\"}", "role must be worker, operator or admin"},
+        {"{\"role\":3,\"name\":\"x\"}", "role must be a string"},
+        {"{\"role\":\"worker\",\"name\":true}", "name must be a string"},
+        {"{\"role\":\"worker\",\"name\":\"\"}", "api key name"},
+        {"{\"role\":\"worker\",\"name\":\"a\\nb\"}", "api key name"},
+        {long_name, "api key name"},
+        {"{\"role\":\"worker\",\"name\":\"x\",\"tenant\":\"globex\"}",
+         "unknown field \"tenant\" (expected role, name)"},
+        {"{\"role\":\"worker\",\"name\":\"x\",\"expiresAt\":1,\"scope\":2}",
+         "unknown fields \"expiresAt\", \"scope\""},
+    };
+    for (size_t i = 0; i < FV_TEST_COUNT(bad); i++) {
+        post(acme_admin, "application/json", bad[i].body, P);
+        assert_error(400, "INVALID_ARGUMENT", bad[i].message);
+    }
+    post(acme_admin, "application/x-www-form-urlencoded", "role=worker&name=x", P);
+    assert_error(415, "INVALID_ARGUMENT", NULL);
+    post(acme_operator, "application/json", "{\"role\":\"admin\",\"name\":\"x\"}", P);
+    assert_error(403, "PERMISSION_DENIED", NULL);
+    /* Nothing was issued. */
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "%s", P), 200);
+    FV_ASSERT_STR_EQ(header("X-Total-Count"), "4");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The OpenAPI document                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* adapters/http/openapi.json as a NUL-terminated string in the arena. */
+static char *read_source_doc(size_t *n)
+{
+    FILE *f = fopen(FV_SOURCE_DIR "/adapters/http/openapi.json", "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 20;
+    char *buf = fv_arena_alloc(&fx.arena, cap + 1);
+    *n = buf != NULL ? fread(buf, 1, cap, f) : 0;
+    fclose(f);
+    if (buf == NULL || *n == cap)
+        return NULL;
+    buf[*n] = '\0';
+    return buf;
+}
+
+/* GET the document; resp.json holds it. */
+static json_t *get_doc(void)
+{
+    if (call("GET", NULL, "/api/docs/openapi.json") != 200 || !json_is_object(resp.json))
+        return NULL;
+    return resp.json;
+}
+
+static void test_http_api__openapi_served(void)
+{
+    size_t n = 0;
+    char *file = read_source_doc(&n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(file);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(get_doc());
+    FV_ASSERT_STR_EQ(header("Content-Type"), "application/json");
+    /* The file, byte for byte. */
+    FV_ASSERT_INT_EQ(resp.body_n, n);
+    CU_ASSERT_TRUE(resp.body_n == n && memcmp(resp.body, file, n) == 0);
+    FV_ASSERT_STR_EQ(str_at(resp.json, "openapi"), "3.0.3");
+    /* No key needed; a bad one is ignored. */
+    FV_ASSERT_INT_EQ(call("GET", "Bearer nonsense", "/api/docs/openapi.json"), 200);
+    FV_ASSERT_INT_EQ(call("HEAD", NULL, "/api/docs/openapi.json"), 200);
+    call("GET", NULL, "/api/docs/openapi.json?format=yaml");
+    assert_error(400, "INVALID_ARGUMENT", "unknown query parameter \"format\"");
+}
+
+/* doc.paths[path][method] (method in lower case), or NULL. */
+static json_t *doc_operation(json_t *doc, const char *path, const char *method)
+{
+    char lower[16];
+    size_t i = 0;
+    for (; i < sizeof lower - 1 && method[i] != '\0'; i++)
+        lower[i] = (char)(method[i] >= 'A' && method[i] <= 'Z' ? method[i] - 'A' + 'a' : method[i]);
+    lower[i] = '\0';
+    return json_object_get(json_object_get(json_object_get(doc, "paths"), path), lower);
+}
+
+/* A served pattern made into a request path: slugs "acme", ids a UUID
+ * nobody has, kinds "wf-0". */
+static const char *instantiate(const char *pattern)
+{
+    static const struct {
+        const char *capture;
+        const char *value;
+    } values[] = {
+        {"{tenant_slug}", "acme"},
+        {"{org_slug}", "acme"},
+        {"{worker_id}", "00000000-0000-0000-0000-000000000042"},
+        {"{key_id}", "00000000-0000-0000-0000-000000000042"},
+        {"{kind}", "wf-0"},
+    };
+    const char *out = fv_arena_strdup(&fx.arena, "");
+    const char *p = pattern;
+    while (*p != '\0') {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            size_t len = (size_t)(close - p + 1);
+            size_t k = 0;
+            while (k < FV_TEST_COUNT(values) &&
+                   (strlen(values[k].capture) != len || strncmp(values[k].capture, p, len) != 0))
+                k++;
+            if (k == FV_TEST_COUNT(values)) {
+                CU_FAIL("a capture the test does not know");
+                return out;
+            }
+            out = fv_arena_printf(&fx.arena, "%s%s", out, values[k].value);
+            p = close + 1;
+        } else {
+            out = fv_arena_printf(&fx.arena, "%s%c", out, *p);
+            p++;
+        }
+    }
+    return out;
+}
+
+/* Every route the server serves is in the document and nothing else is; a
+ * route is documented as needing a key exactly when the server answers it
+ * 401 without one. */
+static void test_http_api__openapi_lists_every_route(void)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(get_doc());
+    json_t *doc = json_incref(resp.json);
+    json_t *global_security = json_object_get(doc, "security");
+    CU_ASSERT_TRUE(json_array_size(global_security) > 0);
+
+    size_t served = 0, keyed = 0;
+    const char *method, *pattern;
+    for (size_t i = 0; fv_http_api_route(api, i, &method, &pattern); i++) {
+        served++;
+        json_t *op = doc_operation(doc, pattern, method);
+        if (op == NULL) {
+            fprintf(stderr, "\n  served but not documented: %s %s\n", method, pattern);
+            CU_FAIL("route missing from the document");
+            continue;
+        }
+        CU_ASSERT_TRUE(json_is_string(json_object_get(op, "operationId")));
+        json_t *responses = json_object_get(op, "responses");
+        /* Ask the server without a key. */
+        const char *path = instantiate(pattern);
+        long st = strcmp(method, "PATCH") == 0 || strcmp(method, "POST") == 0
+                      ? send_req(method, NULL, "application/json", "{}", 2, path)
+                      : send_req(method, NULL, NULL, NULL, 0, path);
+        json_t *security = json_object_get(op, "security");
+        bool documented_keyed =
+            security == NULL ? json_array_size(global_security) > 0 : json_array_size(security) > 0;
+        if ((st == 401) != documented_keyed) {
+            fprintf(stderr, "\n  %s %s: answered %ld without a key, documented %s\n", method,
+                    pattern, st, documented_keyed ? "with a key" : "without");
+            CU_FAIL("security of a route");
+        }
+        keyed += st == 401;
+        /* Every keyed route documents 401 and 403; every route its
+         * answer's status without a key when that is an error. */
+        if (documented_keyed) {
+            CU_ASSERT_PTR_NOT_NULL(json_object_get(responses, "401"));
+            CU_ASSERT_PTR_NOT_NULL(json_object_get(responses, "403"));
+        }
+        char st_text[8];
+        snprintf(st_text, sizeof st_text, "%ld", st);
+        if (st >= 400 && json_object_get(responses, st_text) == NULL) {
+            fprintf(stderr, "\n  %s %s: status %ld is not documented\n", method, pattern, st);
+            CU_FAIL("status of a route");
+        }
+    }
+    /* 3 operations, 2 x (11 discovery + 5 admin) routes. */
+    FV_ASSERT_INT_EQ(served, 35);
+    FV_ASSERT_INT_EQ(keyed, 32);
+
+    /* Nothing documented that is not served. */
+    size_t documented = 0;
+    const char *path;
+    json_t *item;
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+    {
+        const char *m;
+        json_t *op;
+        json_object_foreach(item, m, op)
+        {
+            if (strcmp(m, "parameters") == 0 || strcmp(m, "summary") == 0 ||
+                strcmp(m, "description") == 0 || strcmp(m, "servers") == 0)
+                continue;
+            documented++;
+            bool found = false;
+            for (size_t i = 0; !found && fv_http_api_route(api, i, &method, &pattern); i++)
+                found = strcmp(pattern, path) == 0 && doc_operation(doc, path, method) == op;
+            if (!found) {
+                fprintf(stderr, "\n  documented but not served: %s %s\n", m, path);
+                CU_FAIL("route in the document that is not served");
+            }
+        }
+    }
+    FV_ASSERT_INT_EQ(documented, served);
+    json_decref(doc);
+}
+
+/* The property names of a component schema (following allOf), sorted,
+ * comma-separated; the required ones must be all of them (every member of
+ * an answer is always there, null when absent). */
+static const char *schema_members(json_t *doc, const char *name)
+{
+    json_t *schema =
+        json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+    json_t *all = json_object();
+    json_t *parts = json_object_get(schema, "allOf");
+    size_t n = parts != NULL ? json_array_size(parts) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *part = parts != NULL ? json_array_get(parts, i) : schema;
+        const char *ref = str_at(part, "$ref");
+        if (ref != NULL) {
+            const char *inner = schema_members(doc, strrchr(ref, '/') + 1);
+            char *copy = fv_arena_strdup(&fx.arena, inner);
+            for (char *tok = copy; tok != NULL && *tok != '\0';) {
+                char *comma = strchr(tok, ',');
+                if (comma != NULL)
+                    *comma = '\0';
+                json_object_set_new(all, tok, json_true());
+                tok = comma != NULL ? comma + 1 : NULL;
+            }
+            continue;
+        }
+        json_t *props = json_object_get(part, "properties");
+        json_t *required = json_object_get(part, "required");
+        FV_ASSERT_INT_EQ(json_array_size(required), json_object_size(props));
+        json_object_update(all, props);
+    }
+    const char *out = members(all);
+    json_decref(all);
+    return out;
+}
+
+#define assert_shape(doc, name, obj) FV_ASSERT_STR_EQ(members(obj), schema_members((doc), (name)))
+
+/* The documented schemas have exactly the members of real answers. */
+static void test_http_api__openapi_schemas_match_answers(void)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(get_doc());
+    json_t *doc = json_incref(resp.json);
+    fv_uuid w = reg(&fx.tenant, "alpha", 1, 1, NULL);
+    CU_ASSERT_FATAL(fv_fixture_heartbeat(&fx, &fx.tenant, &w) == FV_OK);
+    fv_error err = {0};
+    CU_ASSERT_FATAL(fv_worker_set_status(&fx.deps, &fx.arena, &fx.tenant, &w, FV_STATUS_OFFLINE,
+                                         "test", &err) == FV_OK);
+    const char *P = "/api/tenants/acme";
+
+    FV_ASSERT_INT_EQ(call("GET", NULL, "/_/health"), 200);
+    FV_ASSERT_STR_EQ(members(resp.json), "status,version");
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/workers", P), 200);
+    assert_shape(doc, "Worker", json_array_get(resp.json, 0));
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/workers/%s", P, uuid_text(&w)), 200);
+    assert_shape(doc, "WorkerDetail", resp.json);
+    assert_shape(doc, "WorkflowCapability",
+                 json_array_get(json_object_get(resp.json, "workflowCapabilities"), 0));
+    assert_shape(doc, "TaskCapability",
+                 json_array_get(json_object_get(resp.json, "taskCapabilities"), 0));
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/workers/%s/heartbeats", P, uuid_text(&w)), 200);
+    assert_shape(doc, "Heartbeat", json_array_get(resp.json, 0));
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/workers/%s/status-history", P, uuid_text(&w)),
+                     200);
+    assert_shape(doc, "StatusChange", json_array_get(resp.json, 0));
+    reg(&fx.tenant, "alpha", 1, 1, NULL);
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/workflow-definitions", P), 200);
+    assert_shape(doc, "WorkflowDefinition", json_array_get(resp.json, 0));
+    assert_shape(doc, "DefinitionConfiguration",
+                 json_object_get(json_array_get(resp.json, 0), "configuration"));
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/workflow-definitions/wf-0", P), 200);
+    assert_shape(doc, "WorkflowDefinitionDetail", resp.json);
+    assert_shape(doc, "DefinitionWorker", json_array_get(json_object_get(resp.json, "workers"), 0));
+    FV_ASSERT_INT_EQ(patch(acme_operator, "application/json",
+                           "{\"retryPolicy\":{\"maxRetries\":1,\"initialDelayMs\":1,"
+                           "\"backoffCoefficient\":2,\"maxDelayMs\":5}}",
+                           "/api/tenants/acme/task-definitions/task-0/configuration"),
+                     200);
+    assert_shape(doc, "TaskDefinition", resp.json);
+    FV_ASSERT_STR_EQ(members(json_object_get(resp.json, "retryPolicy")),
+                     "backoffCoefficient,initialDelayMs,maxDelayMs,maxRetries");
+    FV_ASSERT_STR_EQ(
+        members(json_object_get(resp.json, "retryPolicy")),
+        members(json_object_get(
+            json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"),
+                            "RetryPolicy"),
+            "properties")));
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "%s/task-definitions/task-0", P), 200);
+    assert_shape(doc, "TaskDefinitionDetail", resp.json);
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "%s", P), 200);
+    assert_shape(doc, "Tenant", resp.json);
+    FV_ASSERT_INT_EQ(call("GET", acme_admin, "%s/api-keys", P), 200);
+    assert_shape(doc, "ApiKey", json_array_get(resp.json, 0));
+    FV_ASSERT_INT_EQ(post(acme_admin, "application/json", "{\"role\":\"admin\",\"name\":\"x\"}",
+                          "/api/tenants/acme/api-keys"),
+                     201);
+    assert_shape(doc, "ApiKeyCreated", resp.json);
+    FV_ASSERT_INT_EQ(
+        post(acme_admin, "application/json", "{\"slug\":\"new\",\"name\":\"x\"}", "/api/tenants"),
+        201);
+    assert_shape(doc, "TenantCreated", resp.json);
+    call("GET", NULL, "/nowhere");
+    assert_shape(doc, "Error", resp.json);
+    FV_ASSERT_STR_EQ(members(json_object_get(resp.json, "error")), "code,message");
+    json_decref(doc);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Metrics                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* The response body has this line, whole. */
+static void assert_line_at(const char *line, int at)
+{
+    const char *body = resp.body != NULL ? resp.body : "";
+    size_t n = strlen(line);
+    for (const char *p = strstr(body, line); p != NULL; p = strstr(p + 1, line)) {
+        if ((p == body || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            return;
+    }
+    fprintf(stderr, "\n  line %d: no line \"%s\" in:\n%s\n", at, line, body);
+    CU_FAIL("metrics line");
+}
+
+#define assert_line(line) assert_line_at((line), __LINE__)
+
+static void test_http_api__metrics_off(void)
+{
+    call("GET", NULL, "/_/metrics");
+    assert_error(404, "NOT_FOUND", "metrics are not enabled on this server");
+}
+
+static void test_http_api__metrics(void)
+{
+    fv_metrics_config mc = {"test-version", 1767225600, &fx.deps};
+    fv_error err = {0};
+    fv_metrics *m = fv_metrics_new(&mc, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    fv_http_config c;
+    memset(&c, 0, sizeof c);
+    c.listen = "127.0.0.1:0";
+    c.threads = 2;
+    c.max_body_bytes = MAX_BODY;
+    c.metrics = m;
+    fv_http_api *with = fv_http_api_new(&fx.deps, &c, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(with);
+    int saved_port = port;
+    port = fv_http_api_port(with);
+
+    reg(&fx.tenant, "alpha", 1, 1, NULL);
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "/api/tenants/acme/workers"), 200);
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "/api/tenants/acme/workers?limit=5"), 200);
+    FV_ASSERT_INT_EQ(call("HEAD", acme_worker, "/api/tenants/acme/workers"), 200);
+    FV_ASSERT_INT_EQ(call("GET", acme_worker, "/api/tenants/acme/workers?limit=0"), 400);
+    FV_ASSERT_INT_EQ(call("GET", NULL, "/api/orgs/acme/workers"), 401);
+    FV_ASSERT_INT_EQ(call("DELETE", acme_worker, "/api/orgs/acme/workers/%s", uuid_text(&globex)),
+                     403);
+    FV_ASSERT_INT_EQ(call("GET", NULL, "/nowhere"), 404);
+    FV_ASSERT_INT_EQ(call("PUT", NULL, "/api/tenants/acme/workers"), 405);
+    FV_ASSERT_INT_EQ(post(acme_admin, "application/json", "{\"role\":\"worker\",\"name\":\"m\"}",
+                          "/api/tenants/acme/api-keys"),
+                     201);
+
+    FV_ASSERT_INT_EQ(call("GET", NULL, "/_/metrics"), 200);
+    FV_ASSERT_STR_EQ(header("Content-Type"), FV_METRICS_CONTENT_TYPE);
+    assert_line("flovyn_http_requests_total{route=\"/api/tenants/{tenant_slug}/workers\","
+                "method=\"GET\",status=\"200\"} 3");
+    assert_line("flovyn_http_requests_total{route=\"/api/tenants/{tenant_slug}/workers\","
+                "method=\"GET\",status=\"400\"} 1");
+    assert_line("flovyn_http_requests_total{route=\"/api/orgs/{org_slug}/workers\","
+                "method=\"GET\",status=\"401\"} 1");
+    assert_line("flovyn_http_requests_total{route=\"/api/orgs/{org_slug}/workers/{worker_id}\","
+                "method=\"DELETE\",status=\"403\"} 1");
+    assert_line("flovyn_http_requests_total{route=\"/api/tenants/{tenant_slug}/api-keys\","
+                "method=\"POST\",status=\"201\"} 1");
+    assert_line("flovyn_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1");
+    assert_line("flovyn_http_requests_total{route=\"unmatched\",method=\"PUT\",status=\"405\"} 1");
+    assert_line("flovyn_http_request_duration_seconds_count{route=\"/api/tenants/{tenant_slug}/"
+                "workers\",method=\"GET\"} 4");
+    assert_line("flovyn_workers{status=\"ONLINE\"} 1");
+    assert_line("flovyn_build_info{version=\"test-version\"} 1");
+    /* The scrape counts itself once answered. */
+    FV_ASSERT_INT_EQ(call("GET", "Bearer nonsense", "/_/metrics"), 200);
+    assert_line("flovyn_http_requests_total{route=\"/_/metrics\",method=\"GET\",status=\"200\"} 1");
+    call("GET", NULL, "/_/metrics?name=x");
+    assert_error(400, "INVALID_ARGUMENT", "unknown query parameter \"name\"");
+
+    /* What the route serves passes promtool (Debian's prometheus package),
+     * lint included. */
+    FV_ASSERT_INT_EQ(call("GET", NULL, "/_/metrics"), 200);
+    FILE *p = popen("promtool check metrics > /dev/null 2>&1", "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    fwrite(resp.body, 1, resp.body_n, p);
+    int status = pclose(p);
+    if (status != 0)
+        fprintf(stderr, "\n  promtool check metrics: status %d (is promtool installed?)\n", status);
+    FV_ASSERT_INT_EQ(status, 0);
+
+    fv_http_api_free(with);
+    port = saved_port;
+    fv_metrics_free(m);
+}
+
 static const fv_test_case cases[] = {
     FV_TEST_CASE(test_http_api__health),
     FV_TEST_CASE(test_http_api__unknown_routes_and_methods),
@@ -1228,6 +1961,16 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_http_api__patch_configuration),
     FV_TEST_CASE(test_http_api__patch_bad_inputs),
     FV_TEST_CASE(test_http_api__concurrent_reads),
+    FV_TEST_CASE(test_http_api__create_tenant),
+    FV_TEST_CASE(test_http_api__create_tenant_bad_inputs),
+    FV_TEST_CASE(test_http_api__get_tenant),
+    FV_TEST_CASE(test_http_api__api_keys),
+    FV_TEST_CASE(test_http_api__api_key_bad_inputs),
+    FV_TEST_CASE(test_http_api__openapi_served),
+    FV_TEST_CASE(test_http_api__openapi_lists_every_route),
+    FV_TEST_CASE(test_http_api__openapi_schemas_match_answers),
+    FV_TEST_CASE(test_http_api__metrics_off),
+    FV_TEST_CASE(test_http_api__metrics),
 };
 
 int main(void)

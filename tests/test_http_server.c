@@ -5,7 +5,8 @@
  * bodies and their content type, the body limit with and without
  * Content-Length, the one error path (status table, detail only for client
  * mistakes, logs), binding (port 0, errors), the idle timeout, a graceful
- * stop with a request in progress, both threading modes under concurrency.
+ * stop with a request in progress, both threading modes under concurrency,
+ * raw bodies, the route table as served and the per-request observer.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -172,6 +173,14 @@ static fv_err slow(fv_http_req *r, void *user, fv_error *err)
     return fv_http_reply_json_take(r, 200, json_pack("{s:b}", "slow", 1));
 }
 
+static fv_err text(fv_http_req *r, void *user, fv_error *err)
+{
+    (void)user;
+    (void)err;
+    static const char body[] = "hello\nworld\n";
+    return fv_http_reply_body(r, 200, "text/plain; version=0.0.4", body, sizeof body - 1);
+}
+
 static const fv_http_route test_routes[] = {
     {"GET", "/", root, NULL},
     {"GET", "/echo/{a}/{b}", echo, NULL},
@@ -183,6 +192,7 @@ static const fv_http_route test_routes[] = {
     {"GET", "/answer-then-fail", answer_then_fail, NULL},
     {"GET", "/header", with_header, NULL},
     {"GET", "/slow", slow, NULL},
+    {"GET", "/text", text, NULL},
 };
 
 /* ---------------------------------------------------------------------- */
@@ -821,6 +831,109 @@ static void test_http_server__request_log(void)
     CU_ASSERT_TRUE(log_has("DEBUG GET / 200 "));
 }
 
+static void test_http_server__raw_body(void)
+{
+    FV_ASSERT_INT_EQ(req("GET", "/text"), 200);
+    FV_ASSERT_STR_EQ(resp.body, "hello\nworld\n");
+    char ct[128];
+    FV_ASSERT_STR_EQ(fv_test_http_header(&resp, "Content-Type", ct, sizeof ct),
+                     "text/plain; version=0.0.4");
+    FV_ASSERT_INT_EQ(req("HEAD", "/text"), 200);
+    FV_ASSERT_INT_EQ(resp.body_n, 0);
+}
+
+static void test_http_server__route_table(void)
+{
+    const char *method = NULL, *pattern = NULL;
+    size_t i = 0;
+    for (; fv_http_server_route(srv, i, &method, &pattern); i++) {
+        CU_ASSERT_TRUE_FATAL(i < FV_TEST_COUNT(test_routes));
+        FV_ASSERT_STR_EQ(method, test_routes[i].method);
+        FV_ASSERT_STR_EQ(pattern, test_routes[i].pattern);
+        /* Copies, not the caller's strings. */
+        CU_ASSERT_PTR_NOT_EQUAL(pattern, test_routes[i].pattern);
+    }
+    FV_ASSERT_INT_EQ(i, FV_TEST_COUNT(test_routes));
+    CU_ASSERT_FALSE(fv_http_server_route(srv, SIZE_MAX, &method, &pattern));
+}
+
+/* What the observer was told, in order. */
+typedef struct observation {
+    size_t route;
+    char method[16];
+    int status;
+    double seconds;
+} observation;
+
+static pthread_mutex_t obs_lock = PTHREAD_MUTEX_INITIALIZER;
+static observation obs[32];
+static size_t n_obs;
+
+static void observe(void *user, size_t route, const char *method, int status, double seconds)
+{
+    CU_ASSERT_PTR_EQUAL(user, &obs);
+    pthread_mutex_lock(&obs_lock);
+    if (n_obs < FV_TEST_COUNT(obs)) {
+        observation *o = &obs[n_obs++];
+        o->route = route;
+        snprintf(o->method, sizeof o->method, "%s", method);
+        o->status = status;
+        o->seconds = seconds;
+    }
+    pthread_mutex_unlock(&obs_lock);
+}
+
+static void test_http_server__observer(void)
+{
+    fv_http_server_config c = base_config();
+    c.observe = observe;
+    c.observe_user = &obs;
+    fv_error err = {0};
+    fv_http_server *s = fv_http_server_new(&c, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    int p = fv_http_server_port(s);
+    n_obs = 0;
+    char big[MAX_BODY + 2];
+    memset(big, ' ', sizeof big);
+    const struct {
+        const char *method;
+        const char *path;
+        const char *body;
+        size_t route;
+        int status;
+    } want[] = {
+        {"GET", "/", NULL, 0, 200},
+        {"HEAD", "/echo/x/y", NULL, 1, 200},
+        {"DELETE", "/echo/x/y", NULL, 2, 204},
+        {"GET", "/fail/NOT_FOUND", NULL, 5, 404},
+        {"GET", "/fail/INTERNAL", NULL, 5, 500},
+        {"GET", "/echo/x/y?zzz=1", NULL, 1, 400},
+        {"GET", "/silent", NULL, 6, 500},
+        {"GET", "/slow", NULL, 9, 200},
+        {"GET", "/nope", NULL, FV_HTTP_NO_ROUTE, 404},
+        {"PUT", "/", NULL, FV_HTTP_NO_ROUTE, 405},
+        {"GET", "/%ZZ", NULL, FV_HTTP_NO_ROUTE, 400},
+        {"POST", "/json", big, FV_HTTP_NO_ROUTE, 413},
+    };
+    for (size_t i = 0; i < FV_TEST_COUNT(want); i++) {
+        if (want[i].body != NULL)
+            send_to(p, want[i].method, want[i].path, "application/json", big, sizeof big, false);
+        else
+            send_to(p, want[i].method, want[i].path, NULL, NULL, 0, false);
+        FV_ASSERT_INT_EQ(resp.status, want[i].status);
+    }
+    fv_http_server_free(s);
+    FV_ASSERT_INT_EQ(n_obs, FV_TEST_COUNT(want));
+    for (size_t i = 0; i < n_obs && i < FV_TEST_COUNT(want); i++) {
+        FV_ASSERT_INT_EQ(obs[i].route, want[i].route);
+        FV_ASSERT_STR_EQ(obs[i].method, want[i].method);
+        FV_ASSERT_INT_EQ(obs[i].status, want[i].status);
+        CU_ASSERT_TRUE(obs[i].seconds >= 0 && obs[i].seconds < 5);
+    }
+    /* The slow route took its 400 ms. */
+    CU_ASSERT_TRUE(obs[7].seconds >= 0.39);
+}
+
 static const fv_test_case cases[] = {
     FV_TEST_CASE(test_http_server__status_table),
     FV_TEST_CASE(test_http_server__root_captures_and_decoding),
@@ -839,6 +952,9 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_http_server__concurrent_requests_pool),
     FV_TEST_CASE(test_http_server__thread_per_connection),
     FV_TEST_CASE(test_http_server__request_log),
+    FV_TEST_CASE(test_http_server__raw_body),
+    FV_TEST_CASE(test_http_server__route_table),
+    FV_TEST_CASE(test_http_server__observer),
 };
 
 int main(void)

@@ -228,21 +228,26 @@ static fv_err configure_task_definition(fv_http_ctx *c, fv_error *err)
 /* ---- The table --------------------------------------------------------- */
 
 const fv_http__tenant_route fv_http__discovery_routes[] = {
-    {"GET", "/workers", list_workers, FV_HTTP_READ_ROLES, q_workers},
-    {"GET", "/workers/{worker_id}", get_worker, FV_HTTP_READ_ROLES, NULL},
-    {"DELETE", "/workers/{worker_id}", delete_worker, FV_HTTP_OPERATOR_ROLES, NULL},
-    {"GET", "/workers/{worker_id}/heartbeats", worker_heartbeats, FV_HTTP_READ_ROLES, q_history},
+    {"GET", "/workers", list_workers, FV_HTTP_READ_ROLES, q_workers, FV_HTTP_SCOPE_TENANT},
+    {"GET", "/workers/{worker_id}", get_worker, FV_HTTP_READ_ROLES, NULL, FV_HTTP_SCOPE_TENANT},
+    {"DELETE", "/workers/{worker_id}", delete_worker, FV_HTTP_OPERATOR_ROLES, NULL,
+     FV_HTTP_SCOPE_TENANT},
+    {"GET", "/workers/{worker_id}/heartbeats", worker_heartbeats, FV_HTTP_READ_ROLES, q_history,
+     FV_HTTP_SCOPE_TENANT},
     {"GET", "/workers/{worker_id}/status-history", worker_status_history, FV_HTTP_READ_ROLES,
-     q_history},
-    {"GET", "/workflow-definitions", list_workflow_definitions, FV_HTTP_READ_ROLES, q_definitions},
+     q_history, FV_HTTP_SCOPE_TENANT},
+    {"GET", "/workflow-definitions", list_workflow_definitions, FV_HTTP_READ_ROLES, q_definitions,
+     FV_HTTP_SCOPE_TENANT},
     {"GET", "/workflow-definitions/{kind}", get_workflow_definition, FV_HTTP_READ_ROLES,
-     q_definition},
+     q_definition, FV_HTTP_SCOPE_TENANT},
     {"PATCH", "/workflow-definitions/{kind}/configuration", configure_workflow_definition,
-     FV_HTTP_OPERATOR_ROLES, q_definition},
-    {"GET", "/task-definitions", list_task_definitions, FV_HTTP_READ_ROLES, q_definitions},
-    {"GET", "/task-definitions/{kind}", get_task_definition, FV_HTTP_READ_ROLES, q_definition},
+     FV_HTTP_OPERATOR_ROLES, q_definition, FV_HTTP_SCOPE_TENANT},
+    {"GET", "/task-definitions", list_task_definitions, FV_HTTP_READ_ROLES, q_definitions,
+     FV_HTTP_SCOPE_TENANT},
+    {"GET", "/task-definitions/{kind}", get_task_definition, FV_HTTP_READ_ROLES, q_definition,
+     FV_HTTP_SCOPE_TENANT},
     {"PATCH", "/task-definitions/{kind}/configuration", configure_task_definition,
-     FV_HTTP_OPERATOR_ROLES, q_definition},
+     FV_HTTP_OPERATOR_ROLES, q_definition, FV_HTTP_SCOPE_TENANT},
 };
 
 const size_t fv_http__discovery_route_count =

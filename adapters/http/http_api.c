@@ -1,8 +1,8 @@
 /*
- * The REST API's route table and the plumbing every tenant route shares (see
- * http_api.h and http_api_int.h): one table of tenant routes served under
- * both prefixes, the wrapper that authenticates and authorizes before any
- * route function runs, the operations routes, and small parameter helpers.
+ * The REST API's route table and the plumbing every route with a key shares
+ * (see http_api.h and http_api_int.h): one table of routes served under both
+ * prefixes, the wrapper that authenticates and authorizes before any route
+ * function runs, the operations routes, and small parameter helpers.
  */
 #include "adapters/http/http_api.h"
 
@@ -10,27 +10,41 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adapters/http/admin.h"
 #include "adapters/http/discovery.h"
 #include "adapters/http/http_api_int.h"
+#include "adapters/http/openapi.h"
 #include "core/queries/tenant_queries.h"
 #include "core/queries/worker_queries.h"
 #include "core/tenant.h"
 #include "core/usecases/auth_usecases.h"
 #include "core/util/alloc.h"
 
-/* The two prefixes of every tenant route (spec decision 2). */
-static const char *const tenant_prefixes[] = {"/api/tenants/{tenant}", "/api/orgs/{tenant}"};
-#define N_PREFIXES (sizeof tenant_prefixes / sizeof tenant_prefixes[0])
+/* The two spellings of every route (spec decision 2): the collection, and
+ * the capture of the tenant's slug after it (named as the spec names it, so
+ * that the OpenAPI document and the metrics show the same templates). */
+static const struct {
+    const char *collection;
+    const char *slug;
+} prefixes[] = {
+    {"/api/tenants", "{tenant_slug}"},
+    {"/api/orgs", "{org_slug}"},
+};
+#define N_PREFIXES (sizeof prefixes / sizeof prefixes[0])
 
-/* Where the tenant routes come from (one entry per resource file). */
+/* The operations routes (no key). */
+#define N_OPERATIONS 3
+
+/* Where the routes with a key come from (one entry per resource file). */
 static const struct {
     const fv_http__tenant_route *rows;
     const size_t *n;
 } route_sets[] = {
     {fv_http__discovery_routes, &fv_http__discovery_route_count},
+    {fv_http__admin_routes, &fv_http__admin_route_count},
 };
 
-/* A tenant route bound to this API: the user pointer of its two rows. */
+/* A route bound to this API: the user pointer of its two rows. */
 typedef struct binding {
     const fv_http_api *api;
     const fv_http__tenant_route *def;
@@ -41,26 +55,32 @@ struct fv_http_api {
     const char *version;
     binding *bindings;
     size_t n_bindings;
+    fv_metrics *metrics;
+    /* The metrics id of each route, by its index in the server's table. */
+    int *metric_ids;
+    size_t n_routes;
     fv_http_server *server;
 };
 
 /* ---- Tenants ----------------------------------------------------------- */
 
-/* The tenant of the path's slug into c->tenant. */
+/* The tenant of the path's slug (under either spelling) into c->tenant and
+ * c->tenant_record. */
 static fv_err resolve_tenant(fv_http_ctx *c, fv_error *err)
 {
-    fv_tenant t;
-    fv_err rc =
-        fv_query_tenant_by_slug(c->deps, c->arena, fv_http_req_param(c->req, "tenant"), &t, err);
+    const char *slug = fv_http_req_param(c->req, "tenant_slug");
+    if (slug == NULL)
+        slug = fv_http_req_param(c->req, "org_slug");
+    fv_err rc = fv_query_tenant_by_slug(c->deps, c->arena, slug, &c->tenant_record, err);
     if (rc == FV_OK)
-        c->tenant = t.id;
+        c->tenant = c->tenant_record.id;
     return rc;
 }
 
-/* Every tenant route: authenticate (401), resolve the tenant (404), check
- * that the key is of this tenant (403) and may do this (403), check the
- * query parameters (400), then run the route. */
-static fv_err tenant_route(fv_http_req *r, void *user, fv_error *err)
+/* Every route with a key: authenticate (401); for a tenant route resolve the
+ * tenant (404) and check that the key is of this tenant (403); check that it
+ * may do this (403), check the query parameters (400), then run the route. */
+static fv_err keyed_route(fv_http_req *r, void *user, fv_error *err)
 {
     const binding *b = user;
     fv_http_ctx c;
@@ -70,10 +90,11 @@ static fv_err tenant_route(fv_http_req *r, void *user, fv_error *err)
     c.arena = fv_http_req_arena(r);
     fv_err rc =
         fv_authenticate(c.deps, c.arena, fv_http_req_header(r, "Authorization"), &c.who, err);
-    if (rc == FV_OK)
+    if (rc == FV_OK && b->def->scope == FV_HTTP_SCOPE_TENANT) {
         rc = resolve_tenant(&c, err);
-    if (rc == FV_OK)
-        rc = fv_authorize_tenant(&c.who, &c.tenant, err);
+        if (rc == FV_OK)
+            rc = fv_authorize_tenant(&c.who, &c.tenant, err);
+    }
     if (rc == FV_OK)
         rc = fv_authorize_role(&c.who, b->def->roles, err);
     if (rc == FV_OK)
@@ -101,6 +122,62 @@ static fv_err health(fv_http_req *r, void *user, fv_error *err)
     return fv_http_reply_json_take(r, 503,
                                    json_pack("{s:s, s:s, s:s}", "status", "DOWN", "version",
                                              version, "reason", fv_err_name(probe)));
+}
+
+/* GET /_/metrics: the Prometheus text exposition of the metrics. */
+static fv_err metrics(fv_http_req *r, void *user, fv_error *err)
+{
+    const fv_http_api *api = user;
+    fv_err rc = fv_http_req_query_check(r, NULL, err);
+    if (rc != FV_OK)
+        return rc;
+    if (api->metrics == NULL)
+        return fv_error_set(err, FV_E_NOT_FOUND, "metrics are not enabled on this server");
+    const char *text = NULL;
+    size_t n = 0;
+    rc = fv_metrics_render(api->metrics, fv_http_req_arena(r), &text, &n, err);
+    if (rc != FV_OK)
+        return rc;
+    return fv_http_reply_body(r, 200, FV_METRICS_CONTENT_TYPE, text, n);
+}
+
+/* Every request, once answered, into the metrics (the server's observer). */
+static void observe(void *user, size_t route, const char *method, int status, double seconds)
+{
+    const fv_http_api *api = user;
+    if (route < api->n_routes)
+        fv_metrics_http_observe(api->metrics, api->metric_ids[route], status, seconds);
+    else
+        fv_metrics_http_observe_unmatched(api->metrics, method, status, seconds);
+}
+
+/* Register every route of the table with the metrics, by index. */
+static fv_err register_metrics(fv_http_api *api, const fv_http_route *routes, size_t n,
+                               fv_error *err)
+{
+    api->metric_ids = fv_calloc(n == 0 ? 1 : n, sizeof *api->metric_ids);
+    if (api->metric_ids == NULL)
+        return fv_error_set(err, FV_E_EXHAUSTED, "out of memory registering the metrics");
+    api->n_routes = n;
+    for (size_t i = 0; i < n; i++) {
+        fv_err rc = fv_metrics_http_route(api->metrics, routes[i].method, routes[i].pattern,
+                                          &api->metric_ids[i], err);
+        if (rc != FV_OK)
+            return rc;
+    }
+    return FV_OK;
+}
+
+/* GET /api/docs/openapi.json: adapters/http/openapi.json as it is, embedded
+ * at build time (openapi.h). */
+static fv_err openapi_doc(fv_http_req *r, void *user, fv_error *err)
+{
+    (void)user;
+    fv_err rc = fv_http_req_query_check(r, NULL, err);
+    if (rc != FV_OK)
+        return rc;
+    return fv_http_reply_body(r, 200, "application/json", fv_http__openapi_json,
+                              fv_http__openapi_json_len);
 }
 
 /* ---- Helpers for route functions --------------------------------------- */
@@ -171,7 +248,7 @@ fv_http_api *fv_http_api_new(const fv_deps *deps, const fv_http_config *cfg, fv_
     size_t n_defs = 0;
     for (size_t s = 0; s < sizeof route_sets / sizeof route_sets[0]; s++)
         n_defs += *route_sets[s].n;
-    size_t n_routes = 1 + n_defs * N_PREFIXES;
+    size_t n_routes = N_OPERATIONS + n_defs * N_PREFIXES;
     fv_http_route *routes = fv_calloc(n_routes, sizeof *routes);
     char **patterns = fv_calloc(n_routes, sizeof *patterns);
     if (api != NULL)
@@ -182,27 +259,37 @@ fv_http_api *fv_http_api_new(const fv_deps *deps, const fv_http_config *cfg, fv_
     }
     api->deps = deps;
     api->version = cfg->version;
+    api->metrics = cfg->metrics;
 
     size_t n = 0;
     routes[n++] = (fv_http_route){"GET", "/_/health", health, api};
+    routes[n++] = (fv_http_route){"GET", "/_/metrics", metrics, api};
+    routes[n++] = (fv_http_route){"GET", "/api/docs/openapi.json", openapi_doc, api};
     for (size_t s = 0; s < sizeof route_sets / sizeof route_sets[0]; s++) {
         for (size_t i = 0; i < *route_sets[s].n; i++) {
             binding *b = &api->bindings[api->n_bindings++];
             b->api = api;
             b->def = &route_sets[s].rows[i];
             for (size_t p = 0; p < N_PREFIXES; p++) {
-                size_t len = strlen(tenant_prefixes[p]) + strlen(b->def->pattern) + 1;
+                bool tenant = b->def->scope == FV_HTTP_SCOPE_TENANT;
+                const char *slug = tenant ? prefixes[p].slug : "";
+                size_t len =
+                    strlen(prefixes[p].collection) + 1 + strlen(slug) + strlen(b->def->pattern) + 1;
                 patterns[n] = fv_malloc(len);
                 if (patterns[n] == NULL) {
                     fv_error_set(err, FV_E_EXHAUSTED, "out of memory building the routes");
                     goto fail;
                 }
-                snprintf(patterns[n], len, "%s%s", tenant_prefixes[p], b->def->pattern);
-                routes[n] = (fv_http_route){b->def->method, patterns[n], tenant_route, b};
+                snprintf(patterns[n], len, "%s%s%s%s", prefixes[p].collection, tenant ? "/" : "",
+                         slug, b->def->pattern);
+                routes[n] = (fv_http_route){b->def->method, patterns[n], keyed_route, b};
                 n++;
             }
         }
     }
+
+    if (api->metrics != NULL && register_metrics(api, routes, n, err) != FV_OK)
+        goto fail;
 
     fv_http_server_config sc;
     memset(&sc, 0, sizeof sc);
@@ -219,6 +306,10 @@ fv_http_api *fv_http_api_new(const fv_deps *deps, const fv_http_config *cfg, fv_
     sc.log = cfg->log;
     sc.log_user = cfg->log_user;
     sc.log_requests = cfg->log_requests;
+    if (api->metrics != NULL) {
+        sc.observe = observe;
+        sc.observe_user = api;
+    }
     api->server = fv_http_server_new(&sc, err);
     if (api->server == NULL)
         goto fail;
@@ -233,8 +324,10 @@ fail:
         fv_free(patterns[i]);
     fv_free(patterns);
     fv_free(routes);
-    if (api != NULL)
+    if (api != NULL) {
         fv_free(api->bindings);
+        fv_free(api->metric_ids);
+    }
     fv_free(api);
     return NULL;
 }
@@ -242,6 +335,11 @@ fail:
 int fv_http_api_port(const fv_http_api *api)
 {
     return fv_http_server_port(api->server);
+}
+
+bool fv_http_api_route(const fv_http_api *api, size_t i, const char **method, const char **pattern)
+{
+    return fv_http_server_route(api->server, i, method, pattern);
 }
 
 void fv_http_api_stop(fv_http_api *api)
@@ -256,5 +354,6 @@ void fv_http_api_free(fv_http_api *api)
         return;
     fv_http_server_free(api->server);
     fv_free(api->bindings);
+    fv_free(api->metric_ids);
     fv_free(api);
 }

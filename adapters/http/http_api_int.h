@@ -1,16 +1,15 @@
 /*
  * Internals of the REST API shared by its files (http_api.c and the
- * resource files such as discovery.c); never included outside
+ * resource files such as discovery.c and admin.c); never included outside
  * adapters/http/.
  *
- * A resource file declares its tenant routes as rows of
- * fv_http__tenant_route, patterns relative to the tenant prefix. http_api.c
- * serves every row under both prefixes (spec decision 2) through one
- * wrapper that authenticates the caller, resolves the tenant slug, checks
- * the tenant, the role and the query parameters, and only then calls the
- * row's function with a ready context. Functions answer with
- * fv_http_reply_* and return FV_OK, or return a domain error, which the
- * machinery maps to a status in one place.
+ * A resource file declares its routes as rows of fv_http__tenant_route,
+ * patterns relative to a prefix. http_api.c serves every row under both
+ * prefixes (spec decision 2) through one wrapper that authenticates the
+ * caller, resolves the tenant slug, checks the tenant, the role and the
+ * query parameters, and only then calls the row's function with a ready
+ * context. Functions answer with fv_http_reply_* and return FV_OK, or return
+ * a domain error, which the machinery maps to a status in one place.
  */
 #ifndef FV_ADAPTERS_HTTP_HTTP_API_INT_H
 #define FV_ADAPTERS_HTTP_HTTP_API_INT_H
@@ -21,33 +20,50 @@
 
 #include "adapters/http/http_server.h"
 #include "core/deps.h"
+#include "core/tenant.h"
 #include "core/types.h"
 #include "core/usecases/auth_usecases.h"
 #include "core/util/arena.h"
 #include "core/util/error.h"
 
-/* What a tenant route function gets: the request, the bundle, the request's
- * arena, who calls, and the tenant of the path (already authorized). */
+/* What a route function gets: the request, the bundle, the request's arena,
+ * who calls, and for FV_HTTP_SCOPE_TENANT the tenant of the path (already
+ * authorized; zero for FV_HTTP_SCOPE_COLLECTION). */
 typedef struct fv_http_ctx {
     fv_http_req *req;
     const fv_deps *deps;
     fv_arena *arena;
     fv_principal who;
     fv_uuid tenant;
+    /* The whole record of that tenant (strings in `arena`). */
+    fv_tenant tenant_record;
 } fv_http_ctx;
 
 typedef fv_err (*fv_http__tenant_fn)(fv_http_ctx *c, fv_error *err);
 
-/* One tenant route. */
+/* Where a route lives. Both scopes are served under both spellings. */
+typedef enum fv_http__scope {
+    /* Under P = /api/tenants/{tenant_slug} and /api/orgs/{org_slug}: the key
+     * must be of that tenant. */
+    FV_HTTP_SCOPE_TENANT = 0,
+    /* Under the collections /api/tenants and /api/orgs: a key of any tenant
+     * with one of the roles (creating tenants). */
+    FV_HTTP_SCOPE_COLLECTION,
+} fv_http__scope;
+
+/* One route of a resource file. */
 typedef struct fv_http__tenant_route {
     const char *method;
-    /* After the prefix, e.g. "/workers/{worker_id}". */
+    /* After the prefix, e.g. "/workers/{worker_id}"; "" is the prefix
+     * itself. */
     const char *pattern;
     fv_http__tenant_fn fn;
     /* Roles allowed (FV_ROLE_BIT set). */
     unsigned roles;
     /* Query parameters accepted: NULL-terminated; NULL = none. */
     const char *const *query;
+    /* FV_HTTP_SCOPE_TENANT unless given. */
+    fv_http__scope scope;
 } fv_http__tenant_route;
 
 /* Any role may read. */
@@ -56,6 +72,9 @@ typedef struct fv_http__tenant_route {
 
 /* Operator actions (unregister, configure). */
 #define FV_HTTP_OPERATOR_ROLES (FV_ROLE_BIT(FV_ROLE_OPERATOR) | FV_ROLE_BIT(FV_ROLE_ADMIN))
+
+/* Tenants and keys. */
+#define FV_HTTP_ADMIN_ROLES FV_ROLE_BIT(FV_ROLE_ADMIN)
 
 /* ---- Helpers for route functions (http_api.c) --------------------------- */
 

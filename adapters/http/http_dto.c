@@ -352,6 +352,38 @@ fv_err fv_http_dto_definition_detail(const fv_definition_detail *d, json_t **out
 
 /* ---- PATCH .../configuration ------------------------------------------- */
 
+/* Every member of `body` that is not in names[0..n), named in one message
+ * that lists the `expected` ones. */
+static fv_err unknown_members(const json_t *body, const char *const *names, size_t n,
+                              const char *expected, fv_error *err)
+{
+    char found[160] = "";
+    size_t len = 0, count = 0;
+    const char *key;
+    json_t *v;
+    json_t *obj = (json_t *)(uintptr_t)body; /* json_object_foreach does not modify it */
+    json_object_foreach(obj, key, v)
+    {
+        size_t i = 0;
+        while (i < n && strcmp(key, names[i]) != 0)
+            i++;
+        if (i < n)
+            continue;
+        count++;
+        if (len < sizeof found) {
+            int w =
+                snprintf(found + len, sizeof found - len, "%s\"%.40s\"", len > 0 ? ", " : "", key);
+            len = w < 0 ? sizeof found : len + (size_t)w;
+        }
+    }
+    if (count == 0)
+        return FV_OK;
+    if (len >= sizeof found)
+        snprintf(found + sizeof found - 4, 4, "...");
+    return fv_error_set(err, FV_E_INVALID, "unknown field%s %s (expected %s)", count > 1 ? "s" : "",
+                        found, expected);
+}
+
 typedef enum patch_field { PF_TIMEOUT, PF_RETRY, PF_TAGS } patch_field;
 
 static const struct {
@@ -366,37 +398,9 @@ static const struct {
 
 #define N_PATCH_NAMES (sizeof patch_names / sizeof patch_names[0])
 
-/* Every unknown member, named in one message. */
-static fv_err unknown_members(const json_t *body, fv_error *err)
-{
-    char names[160] = "";
-    size_t len = 0, count = 0;
-    const char *key;
-    json_t *v;
-    json_t *obj = (json_t *)(uintptr_t)body; /* json_object_foreach does not modify it */
-    json_object_foreach(obj, key, v)
-    {
-        size_t i = 0;
-        while (i < N_PATCH_NAMES && strcmp(key, patch_names[i].camel) != 0 &&
-               strcmp(key, patch_names[i].snake) != 0)
-            i++;
-        if (i < N_PATCH_NAMES)
-            continue;
-        count++;
-        if (len < sizeof names) {
-            int w =
-                snprintf(names + len, sizeof names - len, "%s\"%.40s\"", len > 0 ? ", " : "", key);
-            len = w < 0 ? sizeof names : len + (size_t)w;
-        }
-    }
-    if (count == 0)
-        return FV_OK;
-    if (len >= sizeof names)
-        snprintf(names + sizeof names - 4, 4, "...");
-    return fv_error_set(err, FV_E_INVALID,
-                        "unknown field%s %s (expected timeoutSeconds, retryPolicy, tags)",
-                        count > 1 ? "s" : "", names);
-}
+/* Every spelling PATCH accepts. */
+static const char *const patch_spellings[] = {"timeoutSeconds", "timeout_seconds", "retryPolicy",
+                                              "retry_policy", "tags"};
 
 static fv_err decode_tags(fv_arena *a, const char *key, const json_t *v, fv_tags *out,
                           fv_error *err)
@@ -426,7 +430,9 @@ fv_err fv_http_dto_config_patch(fv_arena *a, const json_t *body, fv_def_config_p
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return fv_error_set(err, FV_E_INVALID, "request body must be a JSON object");
-    fv_err rc = unknown_members(body, err);
+    fv_err rc =
+        unknown_members(body, patch_spellings, sizeof patch_spellings / sizeof patch_spellings[0],
+                        "timeoutSeconds, retryPolicy, tags", err);
     if (rc != FV_OK)
         return rc;
     bool seen[N_PATCH_NAMES] = {false};
@@ -476,5 +482,131 @@ fv_err fv_http_dto_config_patch(fv_arena *a, const json_t *body, fv_def_config_p
             break;
         }
     }
+    return FV_OK;
+}
+
+/* ---- Tenants and keys -------------------------------------------------- */
+
+static json_t *tenant_json(enc *e, const fv_tenant *t)
+{
+    json_t *o = json_object();
+    if (o == NULL) {
+        enc_fail(e, FV_E_EXHAUSTED, "a tenant");
+        return NULL;
+    }
+    set(e, o, "id", uuid_json(&t->id));
+    set(e, o, "slug", text(e, t->slug, "a tenant slug"));
+    set(e, o, "name", text(e, t->name, "a tenant name"));
+    set(e, o, "createdAt", time_json(t->created_at));
+    return o;
+}
+
+static json_t *api_key_json(enc *e, const fv_api_key *k)
+{
+    json_t *o = json_object();
+    if (o == NULL) {
+        enc_fail(e, FV_E_EXHAUSTED, "an api key");
+        return NULL;
+    }
+    set(e, o, "id", uuid_json(&k->id));
+    set(e, o, "name", text(e, k->name, "an api key name"));
+    set(e, o, "role", name_or_null(fv_role_name(k->role)));
+    set(e, o, "prefix", text(e, k->prefix, "an api key prefix"));
+    set(e, o, "createdAt", time_json(k->created_at));
+    set(e, o, "revokedAt", time_json(k->revoked_at));
+    return o;
+}
+
+static json_t *api_key_created_json(enc *e, const fv_issued_key *k)
+{
+    json_t *o = api_key_json(e, &k->key);
+    if (o != NULL)
+        set(e, o, "key", text(e, k->text, "an api key"));
+    return o;
+}
+
+fv_err fv_http_dto_tenant(const fv_tenant *t, json_t **out, fv_error *err)
+{
+    enc e = {FV_OK, err};
+    return finish(&e, tenant_json(&e, t), out);
+}
+
+fv_err fv_http_dto_tenant_created(const fv_tenant *t, const fv_issued_key *k, json_t **out,
+                                  fv_error *err)
+{
+    enc e = {FV_OK, err};
+    json_t *o = tenant_json(&e, t);
+    if (o != NULL)
+        set(&e, o, "adminKey", api_key_created_json(&e, k));
+    return finish(&e, o, out);
+}
+
+fv_err fv_http_dto_api_keys(const fv_api_key_list *l, json_t **out, fv_error *err)
+{
+    enc e = {FV_OK, err};
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < l->n && e.rc == FV_OK; i++)
+        append(&e, arr, api_key_json(&e, &l->items[i]), "the api keys");
+    return finish(&e, arr, out);
+}
+
+fv_err fv_http_dto_api_key_created(const fv_issued_key *k, json_t **out, fv_error *err)
+{
+    enc e = {FV_OK, err};
+    return finish(&e, api_key_created_json(&e, k), out);
+}
+
+/* The members names[0..n) of a body that has exactly those, each a string:
+ * out[i] is an arena copy. `expected` lists them for the message. */
+static fv_err decode_strings(fv_arena *a, const json_t *body, const char *const *names, size_t n,
+                             const char *expected, const char **out, fv_error *err)
+{
+    if (!json_is_object(body))
+        return fv_error_set(err, FV_E_INVALID, "request body must be a JSON object");
+    fv_err rc = unknown_members(body, names, n, expected, err);
+    if (rc != FV_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_object_get(body, names[i]);
+        if (v == NULL)
+            return fv_error_set(err, FV_E_INVALID, "%s is required", names[i]);
+        if (!json_is_string(v))
+            return fv_error_set(err, FV_E_INVALID, "%s must be a string", names[i]);
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v);
+        if (memchr(s, '\0', len) != NULL)
+            return fv_error_set(err, FV_E_INVALID, "%s must not contain NUL characters", names[i]);
+        out[i] = fv_arena_strndup(a, s, len);
+        if (out[i] == NULL)
+            return fv_error_set(err, FV_E_EXHAUSTED, "out of memory decoding %s", names[i]);
+    }
+    return FV_OK;
+}
+
+fv_err fv_http_dto_tenant_create(fv_arena *a, const json_t *body, const char **slug,
+                                 const char **name, fv_error *err)
+{
+    static const char *const names[] = {"slug", "name"};
+    const char *v[2] = {NULL, NULL};
+    fv_err rc = decode_strings(a, body, names, 2, "slug, name", v, err);
+    if (rc != FV_OK)
+        return rc;
+    *slug = v[0];
+    *name = v[1];
+    return FV_OK;
+}
+
+fv_err fv_http_dto_api_key_create(fv_arena *a, const json_t *body, fv_role *role, const char **name,
+                                  fv_error *err)
+{
+    static const char *const names[] = {"role", "name"};
+    const char *v[2] = {NULL, NULL};
+    fv_err rc = decode_strings(a, body, names, 2, "role, name", v, err);
+    if (rc != FV_OK)
+        return rc;
+    if (!fv_role_parse(v[0], role))
+        return fv_error_set(err, FV_E_INVALID,
+                            "role must be worker, operator or admin, not \"%.32s\"", v[0]);
+    *name = v[1];
     return FV_OK;
 }

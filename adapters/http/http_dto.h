@@ -17,9 +17,12 @@
 
 #include "core/definition.h"
 #include "core/queries/worker_queries.h"
+#include "core/tenant.h"
+#include "core/usecases/auth_usecases.h"
 #include "core/util/arena.h"
 #include "core/util/error.h"
 #include "core/worker.h"
+#include "ports/tenant_store.h"
 
 /* Worker: id, name, type, status (effective), version, hostName, processId,
  * spaceId, registeredAt, lastHeartbeatAt, lastSeenAt, metadata,
@@ -66,5 +69,36 @@ fv_err fv_http_dto_definition_detail(const fv_definition_detail *d, json_t **out
  */
 fv_err fv_http_dto_config_patch(fv_arena *a, const json_t *body, fv_def_config_patch *out,
                                 fv_error *err);
+
+/* ---- Tenants and keys --------------------------------------------------- */
+
+/* Tenant: id, slug, name, createdAt. */
+fv_err fv_http_dto_tenant(const fv_tenant *t, json_t **out, fv_error *err);
+
+/* A tenant just created: Tenant plus "adminKey": ApiKeyCreated (its first
+ * admin key, whose text is shown this once). */
+fv_err fv_http_dto_tenant_created(const fv_tenant *t, const fv_issued_key *k, json_t **out,
+                                  fv_error *err);
+
+/* ApiKey: id, name, role, prefix (the public part of the key text),
+ * createdAt, revokedAt (null while the key is valid). Never the hash, and
+ * the key text is not stored. */
+fv_err fv_http_dto_api_keys(const fv_api_key_list *l, json_t **out, fv_error *err);
+
+/* ApiKeyCreated: ApiKey plus "key", the key text, shown this once. */
+fv_err fv_http_dto_api_key_created(const fv_issued_key *k, json_t **out, fv_error *err);
+
+/*
+ * The body of POST /api/tenants: {"slug": string, "name": string}, both
+ * required. The body of POST P/api-keys: {"role": "worker" | "operator" |
+ * "admin", "name": string}, both required. Unknown members, missing ones,
+ * values that are not strings and strings holding a NUL are FV_E_INVALID
+ * naming the member; value rules (slug syntax, lengths, UTF-8) are the
+ * core's business. Strings of the results live in `a`.
+ */
+fv_err fv_http_dto_tenant_create(fv_arena *a, const json_t *body, const char **slug,
+                                 const char **name, fv_error *err);
+fv_err fv_http_dto_api_key_create(fv_arena *a, const json_t *body, fv_role *role, const char **name,
+                                  fv_error *err);
 
 #endif

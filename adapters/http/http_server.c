@@ -88,6 +88,8 @@ struct fv_http_server {
     fv_http_log_fn log;
     void *log_user;
     bool log_requests;
+    fv_http_observe_fn observe;
+    void *observe_user;
     atomic_int active; /* requests between their first line and completion */
     atomic_bool stopping;
     pthread_mutex_t stop_lock;
@@ -173,6 +175,14 @@ int64_t fv_http_monotonic_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The same in ns, for request durations (most take well under 1 ms). */
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- Text helpers ------------------------------------------------------ */
@@ -375,6 +385,17 @@ fv_err fv_http_reply_empty(fv_http_req *r, int status)
     r->content_type = NULL;
     r->body = NULL;
     r->body_n = 0;
+    return FV_OK;
+}
+
+fv_err fv_http_reply_body(fv_http_req *r, int status, const char *content_type, const void *body,
+                          size_t n)
+{
+    r->answered = true;
+    r->status = status;
+    r->content_type = content_type;
+    r->body = body;
+    r->body_n = n;
     return FV_OK;
 }
 
@@ -757,7 +778,7 @@ static fv_err serve(fv_http_req *r, fv_error *err)
 static int dispatch(const struct _u_request *ureq, struct _u_response *uresp, void *user)
 {
     fv_http_server *srv = user;
-    int64_t t0 = srv->log_requests ? fv_http_monotonic_ms() : 0;
+    int64_t t0 = srv->log_requests || srv->observe != NULL ? monotonic_ns() : 0;
     fv_http_req r;
     memset(&r, 0, sizeof r);
     r.srv = srv;
@@ -777,10 +798,17 @@ static int dispatch(const struct _u_request *ureq, struct _u_response *uresp, vo
         answer_failure(&r, &eb, FV_E_INTERNAL, NULL);
     }
     int ret = transfer(&r, uresp);
-    if (srv->log_requests)
-        srv_log(srv, FV_HTTP_LOG_DEBUG, "%s %s %d %lldms", r.method, r.path,
-                ret == U_CALLBACK_COMPLETE ? r.status : 500,
-                (long long)(fv_http_monotonic_ms() - t0));
+    int status = ret == U_CALLBACK_COMPLETE ? r.status : 500;
+    if (srv->log_requests || srv->observe != NULL) {
+        int64_t ns = monotonic_ns() - t0;
+        if (srv->log_requests)
+            srv_log(srv, FV_HTTP_LOG_DEBUG, "%s %s %d %lldms", r.method, r.path, status,
+                    (long long)(ns / 1000000));
+        if (srv->observe != NULL)
+            srv->observe(srv->observe_user,
+                         r.route != NULL ? (size_t)(r.route - srv->routes) : FV_HTTP_NO_ROUTE,
+                         r.method, status, (double)ns / 1e9);
+    }
     fv_arena_release(&r.arena);
     return ret;
 }
@@ -1071,6 +1099,8 @@ fv_http_server *fv_http_server_new(const fv_http_server_config *cfg, fv_error *e
     srv->log = cfg->log;
     srv->log_user = cfg->log_user;
     srv->log_requests = cfg->log_requests;
+    srv->observe = cfg->observe;
+    srv->observe_user = cfg->observe_user;
     atomic_init(&srv->active, 0);
     atomic_init(&srv->stopping, false);
     if (pthread_mutex_init(&srv->stop_lock, NULL) != 0) {
@@ -1148,6 +1178,16 @@ fail:
 int fv_http_server_port(const fv_http_server *srv)
 {
     return srv->port;
+}
+
+bool fv_http_server_route(const fv_http_server *srv, size_t i, const char **method,
+                          const char **pattern)
+{
+    if (i >= srv->n_routes)
+        return false;
+    *method = srv->routes[i].method;
+    *pattern = srv->routes[i].pattern;
+    return true;
 }
 
 void fv_http_server_stop(fv_http_server *srv)

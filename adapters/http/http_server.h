@@ -96,6 +96,18 @@ typedef enum fv_http_log_level {
  * concurrently. */
 typedef void (*fv_http_log_fn)(void *user, fv_http_log_level level, const char *msg);
 
+/* Told once per request after its answer was handed over: `route` is the
+ * index of the route that served it in the configuration's table, or
+ * FV_HTTP_NO_ROUTE when none matched (404, 405, and failures before
+ * routing: a body over the limit, a malformed path); `method` as sent
+ * (borrowed for the call); `status` the status sent; `seconds` from the
+ * start of the request's dispatch (its body fully received) to its answer.
+ * Called from any thread, concurrently: keep it short and lock-free. */
+typedef void (*fv_http_observe_fn)(void *user, size_t route, const char *method, int status,
+                                   double seconds);
+
+#define FV_HTTP_NO_ROUTE SIZE_MAX
+
 /* Zero-initialise, then set what you need; 0 / NULL means the default. */
 typedef struct fv_http_server_config {
     /* "HOST:PORT": an IPv4 address, "[IPv6]" or a host name; port 0 picks a
@@ -127,6 +139,9 @@ typedef struct fv_http_server_config {
     void *log_user;
     /* Log one DEBUG line per request: method, path, status, duration. */
     bool log_requests;
+    /* Optional per-request observer (metrics); NULL = none. */
+    fv_http_observe_fn observe;
+    void *observe_user;
 } fv_http_server_config;
 
 #define FV_HTTP_DEFAULT_MAX_BODY ((size_t)2 * 1024 * 1024)
@@ -147,6 +162,14 @@ fv_http_server *fv_http_server_new(const fv_http_server_config *cfg, fv_error *e
 
 /* The bound TCP port (useful with port 0). */
 int fv_http_server_port(const fv_http_server *srv);
+
+/* The routes being served, in table order: route i's method and pattern
+ * (borrowed, valid until fv_http_server_free), or false when i is past the
+ * last. What the server matches requests against, for checks such as "the
+ * OpenAPI document lists every route". Thread-safe (the table is
+ * read-only). */
+bool fv_http_server_route(const fv_http_server *srv, size_t i, const char **method,
+                          const char **pattern);
 
 /*
  * Stop serving, blocking until done: close the listening socket (new
@@ -242,6 +265,12 @@ fv_err fv_http_reply_json_take(fv_http_req *r, int status, json_t *body);
 
 /* Answer `status` with no body (204). */
 fv_err fv_http_reply_empty(fv_http_req *r, int status);
+
+/* Answer `status` with n bytes of `body` and the Content-Type
+ * `content_type` (printable ASCII). Both are borrowed until the answer has
+ * been copied out: static data, or memory of the request's arena. */
+fv_err fv_http_reply_body(fv_http_req *r, int status, const char *content_type, const void *body,
+                          size_t n);
 
 /* Monotonic clock in ms (request timing, stop deadlines). */
 int64_t fv_http_monotonic_ms(void);

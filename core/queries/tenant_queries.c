@@ -1,4 +1,4 @@
-/* Tenant reads and the storage health check (tenant_queries.h). */
+/* Tenant and API-key reads and the storage health check (tenant_queries.h). */
 #include "core/queries/tenant_queries.h"
 
 #include <string.h>
@@ -14,6 +14,15 @@ fv_err fv_query_tenant_by_slug(const fv_deps *d, fv_arena *a, const char *slug, 
     if (rc == FV_E_NOT_FOUND)
         return fv_error_set(err, FV_E_NOT_FOUND, "tenant \"%s\" not found", slug);
     return rc;
+}
+
+fv_err fv_query_api_keys(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, fv_api_key_list *out,
+                         fv_error *err)
+{
+    *out = (fv_api_key_list){NULL, 0};
+    if (tenant == NULL)
+        return fv_error_set(err, FV_E_INVALID, "tenant must be given");
+    return fv_tenant_store_list_api_keys(d->tenants, a, tenant, out, err);
 }
 
 fv_err fv_query_storage_ready(const fv_deps *d, fv_arena *a, fv_error *err)

@@ -1,6 +1,7 @@
 /*
- * Reads of tenants (the REST prefix resolves its slug) and of the storage's
- * health. Same conventions as worker_queries.h.
+ * Reads of tenants (the REST prefix resolves its slug), of their API keys
+ * (the admin routes) and of the storage's health. Same conventions as
+ * worker_queries.h.
  */
 #ifndef FV_CORE_QUERIES_TENANT_QUERIES_H
 #define FV_CORE_QUERIES_TENANT_QUERIES_H
@@ -14,6 +15,14 @@
  * FV_E_NOT_FOUND "tenant \"x\" not found". Storage failures pass through. */
 fv_err fv_query_tenant_by_slug(const fv_deps *d, fv_arena *a, const char *slug, fv_tenant *out,
                                fv_error *err);
+
+/* The API keys of a tenant, oldest first, revoked ones included (with their
+ * revoked_at). The records carry the hash of each key, which no edge may
+ * show; the key text is never stored. The array and its strings live in `a`.
+ * An unknown tenant has no keys (an empty list). Storage failures pass
+ * through. */
+fv_err fv_query_api_keys(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, fv_api_key_list *out,
+                         fv_error *err);
 
 /* Whether storage answers a read: a lookup of a tenant that cannot exist
  * (the nil id), which must come back "not found". FV_OK, or the storage
