@@ -35,6 +35,19 @@ if [ "$PORT" = 0 ]; then
     exit 2
 fi
 TARGET=$HOST:$PORT
+# Where the CLI dials: the REST address, likewise.
+HLISTEN=${FLOVYN_HTTP_LISTEN:-127.0.0.1:8000}
+HHOST=${HLISTEN%:*}
+HPORT=${HLISTEN##*:}
+case "$HHOST" in
+    0.0.0.0 | "") HHOST=127.0.0.1 ;;
+    "[::]") HHOST="[::1]" ;;
+esac
+if [ "$HPORT" = 0 ]; then
+    echo "run-demo: FLOVYN_HTTP_LISTEN=$HLISTEN: make run needs a fixed port" >&2
+    exit 2
+fi
+HTTP=http://$HHOST:$HPORT
 
 SERVER_PID=
 WORKERS_PID=
@@ -94,7 +107,8 @@ cat <<EOF
 ================================================================================
  Flovyn is running (in memory; everything is gone when it stops).
 
-   gRPC address   $TARGET
+   gRPC address   $TARGET   (workers)
+   REST API       $HTTP   (operators, the flovyn CLI)
    tenant         $TENANT   (id $TENANT_ID: the org_id of gRPC requests)
    worker key     $WORKER_KEY
    operator key   $OPERATOR_KEY
@@ -115,7 +129,18 @@ cat <<EOF
    print(resp.success, resp.worker_id)
    PY
 
- Looking at workers and definitions from the flovyn CLI arrives with the REST API.
+ Look around with the flovyn CLI (another terminal):
+
+   export FLOVYN_SERVER=$HTTP FLOVYN_API_KEY=$OPERATOR_KEY
+   $BUILD/flovyn workers list
+   $BUILD/flovyn workers get <worker-id>
+   $BUILD/flovyn tasks definitions
+   $BUILD/flovyn workflows definitions nightly-etl
+   $BUILD/flovyn tasks configure send-invoice --timeout 120 --max-retries 2
+   $BUILD/flovyn workers list --watch
+
+ Or raw REST: curl -H "Authorization: Bearer \$FLOVYN_API_KEY" $HTTP/api/tenants/$TENANT/workers
+ API description: $HTTP/api/docs/openapi.json    Health: $HTTP/_/health
  Ctrl-C stops the workers and the server.
 ================================================================================
 
