@@ -22,7 +22,7 @@ fv_err fv_app_dev_bootstrap(const fv_deps *d, fv_arena *a, fv_app_dev_credential
                             fv_error *err)
 {
     fv_tenant tenant;
-    fv_issued_key wk, ok;
+    fv_issued_key wk, ok, ak;
     fv_err rc;
 
     memset(out, 0, sizeof *out);
@@ -35,10 +35,14 @@ fv_err fv_app_dev_bootstrap(const fv_deps *d, fv_arena *a, fv_app_dev_credential
     rc = fv_api_key_issue(d, a, &tenant.id, FV_ROLE_OPERATOR, "dev operator key", &ok, err);
     if (rc != FV_OK)
         return rc;
+    rc = fv_api_key_issue(d, a, &tenant.id, FV_ROLE_ADMIN, "dev admin key", &ak, err);
+    if (rc != FV_OK)
+        return rc;
     out->tenant_slug = FV_APP_DEV_TENANT_SLUG;
     fv_uuid_format(&tenant.id, out->tenant_id);
     out->worker_key = wk.text;
     out->operator_key = ok.text;
+    out->admin_key = ak.text;
     return FV_OK;
 }
 
@@ -52,9 +56,10 @@ void fv_app_dev_print(FILE *out, const fv_app_dev_credentials *c, const char *gr
             "  tenant        %s\n"
             "  tenant id     %s   (org_id in gRPC requests)\n"
             "  worker key    %s\n"
-            "  operator key  %s\n"
+            "  operator key  %s   (REST reads and changes, the flovyn CLI)\n"
+            "  admin key     %s   (also tenants and API keys)\n"
             "  gRPC address  %s\n",
-            c->tenant_slug, c->tenant_id, c->worker_key, c->operator_key, grpc_addr);
+            c->tenant_slug, c->tenant_id, c->worker_key, c->operator_key, c->admin_key, grpc_addr);
     if (credentials_file != NULL)
         fprintf(out, "  written to    %s\n", credentials_file);
     fprintf(out,
@@ -125,8 +130,9 @@ fv_err fv_app_dev_write_credentials(const char *path, const fv_app_dev_credentia
     if (m < 0 || (size_t)m >= sizeof tmp)
         return fv_error_set(err, FV_E_INVALID, "credentials file path \"%s\" is too long", path);
 
-    doc = json_pack("{s:s, s:s, s:s, s:s}", "tenant", c->tenant_slug, "tenantId", c->tenant_id,
-                    "workerKey", c->worker_key, "operatorKey", c->operator_key);
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "tenant", c->tenant_slug, "tenantId", c->tenant_id,
+                    "workerKey", c->worker_key, "operatorKey", c->operator_key, "adminKey",
+                    c->admin_key);
     if (doc == NULL)
         return fv_error_set(err, FV_E_EXHAUSTED, "could not build the credentials JSON");
     n = json_dumpb(doc, text, sizeof text - 1, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -1,6 +1,6 @@
 /*
- * The development bootstrap of `serve --dev`: tenant "default", a worker key
- * and an operator key, shown once on stdout and optionally written to a
+ * The development bootstrap of `serve --dev`: tenant "default", a worker key,
+ * an operator key and an admin key, shown once on stdout and optionally written to a
  * credentials file that tests and scripts read (its appearance means the
  * server is listening).
  */
@@ -21,10 +21,11 @@ typedef struct fv_app_dev_credentials {
     char tenant_id[FV_UUID_STR_LEN + 1]; /* canonical text */
     const char *worker_key;              /* "flovyn_wk_..."; in the arena */
     const char *operator_key;            /* "flovyn_sk_..."; in the arena */
+    const char *admin_key;               /* "flovyn_sk_..."; in the arena */
 } fv_app_dev_credentials;
 
-/* Create tenant "default" and issue its two keys (FV_ROLE_WORKER,
- * FV_ROLE_OPERATOR) through the use cases. Key texts live in `a`. Errors of
+/* Create tenant "default" and issue its three keys (FV_ROLE_WORKER,
+ * FV_ROLE_OPERATOR, FV_ROLE_ADMIN) through the use cases. Key texts live in `a`. Errors of
  * fv_tenant_create and fv_api_key_issue pass through (FV_E_CONFLICT when the
  * tenant exists). */
 fv_err fv_app_dev_bootstrap(const fv_deps *d, fv_arena *a, fv_app_dev_credentials *out,
@@ -36,7 +37,7 @@ void fv_app_dev_print(FILE *out, const fv_app_dev_credentials *c, const char *gr
                       const char *credentials_file);
 
 /*
- * Write {"tenant","tenantId","workerKey","operatorKey"} as JSON to `path`
+ * Write {"tenant","tenantId","workerKey","operatorKey","adminKey"} as JSON to `path`
  * atomically with mode 0600: a new temporary file in the same directory
  * (created exclusively, mode 0600), written, fsynced, then renamed over
  * `path`; the directory is fsynced too. A reader sees no file or the whole

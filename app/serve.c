@@ -196,8 +196,8 @@ int fv_app_serve(const fv_app_config *cfg)
             goto out_bundle;
         }
         fv_app_log(FV_APP_LOG_INFO,
-                   "dev created tenant=%s id=%s with a worker key and an "
-                   "operator key",
+                   "dev created tenant=%s id=%s with a worker, an operator and an "
+                   "admin key",
                    creds.tenant_slug, creds.tenant_id);
     } else {
         fv_app_log(FV_APP_LOG_WARN,
@@ -254,6 +254,7 @@ int fv_app_serve(const fv_app_config *cfg)
     hcfg.version = fv_app_version();
     hcfg.shutdown_grace_ms = gcfg.shutdown_grace_ms;
     hcfg.log = fv_app_log_http;
+    hcfg.metrics = metrics;
     http = fv_http_api_new(&bundle.deps, &hcfg, &err);
     if (http == NULL) {
         if (err.code == FV_E_UNAVAILABLE)

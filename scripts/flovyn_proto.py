@@ -211,7 +211,7 @@ class DevServer:
 
     start() waits until the server has written its credentials file (it does so
     once it serves), then exposes tenant, tenant_id, worker_key, operator_key,
-    grpc_target and http_base. stop() sends a signal and waits; the server's
+    admin_key, grpc_target and http_base. stop() sends a signal and waits; the server's
     stderr is collected in `stderr` (a list of lines) all along. Use as a
     context manager, or call stop() in a finally block: every process started
     is always ended.
@@ -262,6 +262,7 @@ class DevServer:
         self.tenant_id = self.credentials["tenantId"]
         self.worker_key = self.credentials["workerKey"]
         self.operator_key = self.credentials["operatorKey"]
+        self.admin_key = self.credentials["adminKey"]
         return self
 
     def _drain(self):
@@ -277,7 +278,8 @@ class DevServer:
             try:
                 with open(self.credentials_path) as f:
                     creds = json.load(f)
-                if all(k in creds for k in ("tenant", "tenantId", "workerKey", "operatorKey")):
+                keys = ("tenant", "tenantId", "workerKey", "operatorKey", "adminKey")
+                if all(k in creds for k in keys):
                     return creds
             except (OSError, ValueError):
                 pass  # not there yet, or being written

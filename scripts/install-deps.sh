@@ -35,6 +35,13 @@ for p in "${PACKAGES[@]}"; do
     fi
 done
 
+# npm runs the OpenAPI validator of the tests. Some machines ship Node.js with
+# its own npm, which conflicts with Debian's npm package: install Debian's
+# only where no npm is on PATH.
+if ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

@@ -97,6 +97,7 @@ TENANT=$(field tenant)
 TENANT_ID=$(field tenantId)
 WORKER_KEY=$(field workerKey)
 OPERATOR_KEY=$(field operatorKey)
+ADMIN_KEY=$(field adminKey)
 
 setsid "$PY" scripts/demo-workers.py --credentials "$CREDS" --target "$TARGET" &
 WORKERS_PID=$!
@@ -112,6 +113,7 @@ cat <<EOF
    tenant         $TENANT   (id $TENANT_ID: the org_id of gRPC requests)
    worker key     $WORKER_KEY
    operator key   $OPERATOR_KEY
+   admin key      $ADMIN_KEY   (tenants and API keys)
    credentials    $CREDS (mode 0600)
 
  Demo workers: billing-worker, etl-worker, onboarding-worker (heartbeat every 10 s).

@@ -1143,6 +1143,9 @@ fv_http_server *fv_http_server_new(const fv_http_server_config *cfg, fv_error *e
     }
     struct MHD_OptionItem ops[10];
     size_t n = 0;
+    /* The logger first: libmicrohttpd warns about (and prints with its own
+     * logger) whatever comes before it. */
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, srv};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, mhd_fd, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv};
@@ -1150,7 +1153,6 @@ fv_http_server *fv_http_server_new(const fv_http_server_config *cfg, fv_error *e
                                        (intptr_t)(unsigned int)srv->idle_timeout_s, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
                                        (intptr_t)(unsigned int)srv->max_connections, NULL};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, srv};
     if (srv->threading == FV_HTTP_THREAD_POOL && srv->threads > 1)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
                                            (intptr_t)(unsigned int)srv->threads, NULL};

@@ -11,6 +11,7 @@ Usage: /usr/bin/python3 tests/e2e/test_rest_discovery.py PATH/TO/flovyn-server
 """
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -168,6 +169,90 @@ class Discovery(unittest.TestCase):
         self.assertEqual(self.get("/api/tenants/nobody/workers")[0], 404)
         st, _, body = http(self.srv, "GET", "/_/health")
         self.assertEqual((st, body["status"]), (200, "UP"))
+
+    def test_tenant_isolation_by_every_route(self):
+        # A second tenant, created with the dev admin key; its first admin key
+        # issues a worker key, whose worker registers over gRPC.
+        st, _, t = http(self.srv, "POST", "/api/tenants", self.srv.admin_key,
+                        body={"slug": "globex", "name": "Globex"})
+        self.assertEqual(st, 201, t)
+        g_admin = t["adminKey"]["key"]
+        st, _, k = http(self.srv, "POST", "/api/tenants/globex/api-keys", g_admin,
+                        body={"role": "worker", "name": "globex worker"})
+        self.assertEqual(st, 201, k)
+        st, _, k2 = http(self.srv, "POST", "/api/tenants/globex/api-keys", g_admin,
+                         body={"role": "operator", "name": "globex operator"})
+        self.assertEqual(st, 201, k2)
+        g_op = k2["key"]
+        r = fp.register_worker(self.stub, k["key"], t["id"], name="globex-worker", host="g",
+                               pid=1, tasks=["t-globex"], workflows=["wf-globex"])
+        gid = r.worker_id
+        # The default tenant's worker key cannot register into globex.
+        with self.assertRaises(Exception) as ctx:
+            fp.register_worker(self.stub, self.srv.worker_key, t["id"], name="intruder",
+                               pid=2, tasks=["t-x"])
+        self.assertEqual(ctx.exception.code().name, "PERMISSION_DENIED")
+
+        mine = self.register("isolated", 108, tasks=["t-default-only"])
+        G, D = "/api/tenants/globex", self.P
+        # Every route of globex, with every key of the default tenant: 403.
+        for key in (self.srv.operator_key, self.srv.worker_key, self.srv.admin_key):
+            for method, path, body in [
+                    ("GET", G + "/workers", None),
+                    ("GET", G + "/workers/" + gid, None),
+                    ("GET", G + "/workers/%s/heartbeats" % gid, None),
+                    ("GET", G + "/workers/%s/status-history" % gid, None),
+                    ("DELETE", G + "/workers/" + gid, None),
+                    ("GET", G + "/workflow-definitions", None),
+                    ("GET", G + "/workflow-definitions/wf-globex", None),
+                    ("PATCH", G + "/workflow-definitions/wf-globex/configuration", {"tags": None}),
+                    ("GET", G + "/task-definitions", None),
+                    ("GET", G + "/task-definitions/t-globex", None),
+                    ("PATCH", G + "/task-definitions/t-globex/configuration", {"tags": None}),
+                    ("GET", G + "/api-keys", None),
+                    ("POST", G + "/api-keys", {"role": "admin", "name": "steal"}),
+                    ("GET", G, None),
+                    ("GET", "/api/orgs/globex/workers", None)]:
+                with self.subTest(key=key[:10], method=method, path=path):
+                    st, _, body_ = http(self.srv, method, path, key, body=body)
+                    self.assertEqual(st, 403, body_)
+        # Globex's worker through the default tenant's paths does not exist.
+        for path in ("/workers/" + gid, "/workers/%s/heartbeats" % gid,
+                     "/task-definitions/t-globex", "/workflow-definitions/wf-globex"):
+            self.assertEqual(self.get(D + path)[0], 404, path)
+        st, _, lst = self.get(D + "/workers?limit=100")
+        self.assertNotIn(gid, [w["id"] for w in lst])
+        # And the other way round.
+        st, _, lst = http(self.srv, "GET", G + "/workers?limit=100", g_op)
+        self.assertEqual((st, [w["id"] for w in lst]), (200, [gid]))
+        self.assertEqual(http(self.srv, "GET", G + "/workers/" + mine, g_op)[0], 404)
+        self.assertEqual(http(self.srv, "GET", D + "/workers", g_op)[0], 403)
+        # The worker still exists and nothing of globex changed.
+        st, _, d = http(self.srv, "GET", G + "/task-definitions/t-globex", g_op)
+        self.assertEqual((st, d["workerCount"]), (200, 1))
+
+    def test_metrics_of_a_running_server(self):
+        self.register("metered", 109, tasks=["t-metered"])
+        self.get(self.P + "/workers")
+        st, hdrs, text = http(self.srv, "GET", "/_/metrics")
+        self.assertEqual(st, 200)
+        self.assertTrue(hdrs["Content-Type"].startswith("text/plain; version=0.0.4"))
+
+        def value(prefix):
+            for line in text.splitlines():
+                if line.startswith(prefix):
+                    return float(line.rsplit(" ", 1)[1])
+            self.fail("no sample %s in:\n%s" % (prefix, text[:2000]))
+
+        self.assertGreaterEqual(value('flovyn_grpc_calls_total{method="/flovyn.v1.'
+                                      'WorkerLifecycle/RegisterWorker",code="OK"}'), 1)
+        self.assertGreaterEqual(value('flovyn_workers{status="ONLINE"}'), 1)
+        self.assertGreaterEqual(value('flovyn_http_requests_total{route="/api/tenants/'
+                                      '{tenant_slug}/workers",method="GET",status="200"}'), 1)
+        # The exposition as a real parser reads it.
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                               capture_output=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
     def test_every_bad_input_is_a_clear_error(self):
         P, key = self.P, self.srv.operator_key
