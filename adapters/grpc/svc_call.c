@@ -17,35 +17,23 @@ static void log_failure(const fv_svc_call *c, fv_grpc_log_level level, fv_err rc
 
 void fv_svc_fail(fv_svc_call *c, fv_err rc, const fv_error *err)
 {
-    const char *msg = err != NULL && err->msg[0] != '\0' ? err->msg : NULL;
-    switch (rc) {
-    case FV_OK:
+    if (rc == FV_OK) {
         /* A caller bug: never answer OK through the failure path. */
         log_failure(c, FV_GRPC_LOG_ERROR, FV_E_INTERNAL, err);
         fv_grpc_call_fail_err(c->call, FV_E_INTERNAL, NULL);
         return;
-    case FV_E_INVALID:
-    case FV_E_NOT_FOUND:
-    case FV_E_CONFLICT:
-    case FV_E_PRECONDITION:
-    case FV_E_ABORTED:
-    case FV_E_UNAUTHENTICATED:
-    case FV_E_PERMISSION:
-        fv_grpc_call_fail_err(c->call, rc, msg);
-        return;
-    case FV_E_EXHAUSTED:
-    case FV_E_UNAVAILABLE:
-    case FV_E_TIMEOUT:
-        log_failure(c, FV_GRPC_LOG_WARN, rc, err);
-        fv_grpc_call_fail_err(c->call, rc, NULL);
-        return;
-    case FV_E_INTERNAL:
-        log_failure(c, FV_GRPC_LOG_ERROR, rc, err);
-        fv_grpc_call_fail_err(c->call, rc, NULL);
+    }
+    if (fv_err_is_client(rc)) {
+        fv_grpc_call_fail_err(c->call, rc, err != NULL && err->msg[0] != '\0' ? err->msg : NULL);
         return;
     }
-    log_failure(c, FV_GRPC_LOG_ERROR, rc, err);
-    fv_grpc_call_fail_err(c->call, FV_E_INTERNAL, NULL);
+    /* A failure of the server or its storage, logged with its detail and
+     * answered with the code's generic text: a warning when it may pass
+     * (resources, storage, deadline), else an error answered INTERNAL (also
+     * for a value outside the table). */
+    bool passing = rc == FV_E_EXHAUSTED || rc == FV_E_UNAVAILABLE || rc == FV_E_TIMEOUT;
+    log_failure(c, passing ? FV_GRPC_LOG_WARN : FV_GRPC_LOG_ERROR, rc, err);
+    fv_grpc_call_fail_err(c->call, passing ? rc : FV_E_INTERNAL, NULL);
 }
 
 bool fv_svc_begin(fv_svc_call *c, fv_grpc_call *call, void *user, unsigned roles)

@@ -38,22 +38,8 @@ int fv_http_status_for(fv_err e, fv_http_cause cause)
 
 bool fv_http_err_shows_detail(fv_err e, fv_http_cause cause)
 {
-    switch (e) {
-    case FV_E_INVALID:
-    case FV_E_NOT_FOUND:
-    case FV_E_CONFLICT:
-    case FV_E_PRECONDITION:
-    case FV_E_ABORTED:
-    case FV_E_UNAUTHENTICATED:
-    case FV_E_PERMISSION:
+    /* A body over the limit is RESOURCE_EXHAUSTED, but the client's doing. */
+    if (e == FV_E_EXHAUSTED && cause == FV_HTTP_CAUSE_BODY_SIZE)
         return true;
-    case FV_E_EXHAUSTED:
-        return cause == FV_HTTP_CAUSE_BODY_SIZE;
-    case FV_OK:
-    case FV_E_UNAVAILABLE:
-    case FV_E_TIMEOUT:
-    case FV_E_INTERNAL:
-        return false;
-    }
-    return false;
+    return fv_err_is_client(e);
 }

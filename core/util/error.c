@@ -33,6 +33,27 @@ const char *fv_strerror(fv_err e)
     return "unknown error";
 }
 
+bool fv_err_is_client(fv_err e)
+{
+    switch (e) {
+    case FV_E_INVALID:
+    case FV_E_NOT_FOUND:
+    case FV_E_CONFLICT:
+    case FV_E_PRECONDITION:
+    case FV_E_ABORTED:
+    case FV_E_UNAUTHENTICATED:
+    case FV_E_PERMISSION:
+        return true;
+    case FV_OK:
+    case FV_E_EXHAUSTED:
+    case FV_E_UNAVAILABLE:
+    case FV_E_TIMEOUT:
+    case FV_E_INTERNAL:
+        return false;
+    }
+    return false;
+}
+
 fv_err fv_error_set(fv_error *err, fv_err code, const char *fmt, ...)
 {
     if (err == NULL)

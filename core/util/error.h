@@ -12,6 +12,7 @@
 #ifndef FV_CORE_UTIL_ERROR_H
 #define FV_CORE_UTIL_ERROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* X(enum suffix, value, canonical name shown to clients, default message) */
@@ -58,6 +59,16 @@ const char *fv_strerror(fv_err e);
  * character boundary. */
 fv_err fv_error_set(fv_error *err, fv_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* True when e is the client's mistake: bad input, something missing or
+ * already there, a failed precondition, a lost race (retry), missing or
+ * invalid credentials, no permission. Each edge answers those with the
+ * core's message, which is written to be shown. False for FV_OK and for the
+ * failures of the server or its storage (EXHAUSTED, UNAVAILABLE, TIMEOUT,
+ * INTERNAL) and values outside the table: edges log their detail and answer
+ * with the code's generic text. An edge may refine a code by its cause (an
+ * HTTP body over the limit is EXHAUSTED and the client's doing). */
+bool fv_err_is_client(fv_err e);
 
 /* Reset err to FV_OK with an empty message (NULL-safe). */
 void fv_error_clear(fv_error *err);
