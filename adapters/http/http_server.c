@@ -41,6 +41,7 @@
 
 #include "adapters/json/json_codec.h"
 #include "core/util/alloc.h"
+#include "core/util/hex.h"
 #include "core/util/utf8.h"
 
 #define DEFAULT_THREADS           4
@@ -187,17 +188,6 @@ static int64_t monotonic_ns(void)
 
 /* ---- Text helpers ------------------------------------------------------ */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode p[0..n) into a NUL-terminated copy in the arena ("+" is a
  * space when plus_space). FV_E_INVALID for a malformed escape, FV_E_EXHAUSTED
  * when the arena is full (no message: the caller says what it decoded). */
@@ -212,11 +202,10 @@ static fv_err percent_decode(fv_arena *a, const char *p, size_t n, bool plus_spa
         if (p[i] == '%') {
             if (n - i < 3)
                 return FV_E_INVALID;
-            int hi = hex_value(p[i + 1]);
-            int lo = hex_value(p[i + 2]);
-            if (hi < 0 || lo < 0)
+            int b = fv_hex_byte(p + i + 1);
+            if (b < 0)
                 return FV_E_INVALID;
-            d[j++] = (char)(hi * 16 + lo);
+            d[j++] = (char)b;
             i += 2;
         } else if (plus_space && p[i] == '+') {
             d[j++] = ' ';

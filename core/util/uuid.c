@@ -3,16 +3,7 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/util/hex.h"
 
 bool fv_uuid_parse(const char *s, size_t n, fv_uuid *out)
 {
@@ -27,11 +18,10 @@ bool fv_uuid_parse(const char *s, size_t n, fv_uuid *out)
             i++;
             continue;
         }
-        int hi = hexval(s[i]);
-        int lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0)
+        int b = fv_hex_byte(s + i);
+        if (b < 0)
             return false;
-        u.b[j++] = (unsigned char)(hi << 4 | lo);
+        u.b[j++] = (unsigned char)b;
         i += 2;
     }
     *out = u;
