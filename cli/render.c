@@ -150,9 +150,11 @@ static const char *member(fv_arena *a, const json_t *obj, const char *key)
     return v != NULL ? value_text(a, v) : NULL;
 }
 
-/* A timestamp member as relative time; the text as sent when it does not
- * parse; NULL when absent. */
-static const char *member_ago(fv_arena *a, const json_t *obj, const char *key, fv_time now)
+/* A timestamp member with its time relative to now: "5m ago", or with
+ * with_text "2026-01-02T03:04:05.000Z (5m ago)". The text as sent when it
+ * does not parse; NULL when absent. */
+static const char *member_when(fv_arena *a, const json_t *obj, const char *key, fv_time now,
+                               bool with_text)
 {
     const char *s = json_string_value(json_object_get(obj, key));
     if (s == NULL || s[0] == '\0')
@@ -162,21 +164,19 @@ static const char *member_ago(fv_arena *a, const json_t *obj, const char *key, f
         return s;
     char rel[FV_CLI_RELTIME_MAX];
     fv_cli_relative_time(now, t, rel);
-    return or_oom(fv_arena_strdup(a, rel));
+    return or_oom(with_text ? fv_arena_printf(a, "%s (%s)", s, rel) : fv_arena_strdup(a, rel));
 }
 
-/* A timestamp member as "2026-01-02T03:04:05.000Z (5m ago)". */
+/* A timestamp member as relative time (in tables). */
+static const char *member_ago(fv_arena *a, const json_t *obj, const char *key, fv_time now)
+{
+    return member_when(a, obj, key, now, false);
+}
+
+/* A timestamp member as its text and relative time (in detail views). */
 static const char *member_time(fv_arena *a, const json_t *obj, const char *key, fv_time now)
 {
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s == NULL || s[0] == '\0')
-        return NULL;
-    fv_time t;
-    if (!fv_time_parse(s, strlen(s), &t))
-        return s;
-    char rel[FV_CLI_RELTIME_MAX];
-    fv_cli_relative_time(now, t, rel);
-    return or_oom(fv_arena_printf(a, "%s (%s)", s, rel));
+    return member_when(a, obj, key, now, true);
 }
 
 /* ---- Tables ------------------------------------------------------------- */
