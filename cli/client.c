@@ -504,6 +504,12 @@ typedef struct query {
     fv_cli_buf text;
 } query;
 
+static void query_init(query *q, fv_cli_client *c)
+{
+    q->c = c;
+    fv_cli_buf_init(&q->text, 0);
+}
+
 static void query_str(query *q, const char *name, const char *value)
 {
     if (value == NULL)
@@ -547,6 +553,35 @@ static const char *definitions_path(fv_cli_def_class cls)
     return cls == FV_CLI_DEF_WORKFLOW ? "/workflow-definitions" : "/task-definitions";
 }
 
+/* GET path?<query text>, then release q. A query string that ran out of
+ * memory is EXHAUSTED, without a request. */
+static fv_err get_with_query(fv_cli_client *c, const char *path, query *q, fv_cli_response *out,
+                             fv_cli_error *err)
+{
+    fv_err rc;
+    if (q->text.failed) {
+        memset(out, 0, sizeof *out);
+        rc = fail(err, FV_E_EXHAUSTED, "out of memory building the request");
+    } else {
+        rc = request(c, "GET", path, fv_cli_buf_str(&q->text), NULL, out, err);
+    }
+    fv_cli_buf_release(&q->text);
+    return rc;
+}
+
+/* GET "<prefix>/<escaped segment>": one worker or definition. */
+static fv_err get_one(fv_cli_client *c, const char *prefix, const char *segment,
+                      fv_cli_response *out, fv_cli_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char *path = segment_path(c, prefix, segment, "");
+    if (path == NULL)
+        return fail(err, FV_E_EXHAUSTED, "out of memory building the request");
+    fv_err rc = request(c, "GET", path, NULL, NULL, out, err);
+    fv_free(path);
+    return rc;
+}
+
 /* ---- Routes ------------------------------------------------------------- */
 
 fv_err fv_cli_list_workers(fv_cli_client *c, const fv_cli_worker_query *q, fv_cli_response *out,
@@ -554,8 +589,7 @@ fv_err fv_cli_list_workers(fv_cli_client *c, const fv_cli_worker_query *q, fv_cl
 {
     error_clear(err);
     query qs;
-    qs.c = c;
-    fv_cli_buf_init(&qs.text, 0);
+    query_init(&qs, c);
     if (q != NULL) {
         query_str(&qs, "type", q->type);
         query_str(&qs, "status", q->status);
@@ -563,28 +597,14 @@ fv_err fv_cli_list_workers(fv_cli_client *c, const fv_cli_worker_query *q, fv_cl
         query_num(&qs, "limit", q->limit);
         query_num(&qs, "offset", q->offset);
     }
-    fv_err rc;
-    if (qs.text.failed) {
-        memset(out, 0, sizeof *out);
-        rc = fail(err, FV_E_EXHAUSTED, "out of memory building the request");
-    } else {
-        rc = request(c, "GET", "/workers", fv_cli_buf_str(&qs.text), NULL, out, err);
-    }
-    fv_cli_buf_release(&qs.text);
-    return rc;
+    return get_with_query(c, "/workers", &qs, out, err);
 }
 
 fv_err fv_cli_get_worker(fv_cli_client *c, const char *worker_id, fv_cli_response *out,
                          fv_cli_error *err)
 {
     error_clear(err);
-    memset(out, 0, sizeof *out);
-    char *path = segment_path(c, "/workers", worker_id, "");
-    if (path == NULL)
-        return fail(err, FV_E_EXHAUSTED, "out of memory building the request");
-    fv_err rc = request(c, "GET", path, NULL, NULL, out, err);
-    fv_free(path);
-    return rc;
+    return get_one(c, "/workers", worker_id, out, err);
 }
 
 fv_err fv_cli_list_definitions(fv_cli_client *c, fv_cli_def_class cls,
@@ -593,8 +613,7 @@ fv_err fv_cli_list_definitions(fv_cli_client *c, fv_cli_def_class cls,
 {
     error_clear(err);
     query qs;
-    qs.c = c;
-    fv_cli_buf_init(&qs.text, 0);
+    query_init(&qs, c);
     if (q != NULL) {
         query_str(&qs, "availabilityStatus", q->availability);
         query_str(&qs, "tag", q->tag);
@@ -602,28 +621,14 @@ fv_err fv_cli_list_definitions(fv_cli_client *c, fv_cli_def_class cls,
         query_num(&qs, "limit", q->limit);
         query_num(&qs, "offset", q->offset);
     }
-    fv_err rc;
-    if (qs.text.failed) {
-        memset(out, 0, sizeof *out);
-        rc = fail(err, FV_E_EXHAUSTED, "out of memory building the request");
-    } else {
-        rc = request(c, "GET", definitions_path(cls), fv_cli_buf_str(&qs.text), NULL, out, err);
-    }
-    fv_cli_buf_release(&qs.text);
-    return rc;
+    return get_with_query(c, definitions_path(cls), &qs, out, err);
 }
 
 fv_err fv_cli_get_definition(fv_cli_client *c, fv_cli_def_class cls, const char *kind,
                              fv_cli_response *out, fv_cli_error *err)
 {
     error_clear(err);
-    memset(out, 0, sizeof *out);
-    char *path = segment_path(c, definitions_path(cls), kind, "");
-    if (path == NULL)
-        return fail(err, FV_E_EXHAUSTED, "out of memory building the request");
-    fv_err rc = request(c, "GET", path, NULL, NULL, out, err);
-    fv_free(path);
-    return rc;
+    return get_one(c, definitions_path(cls), kind, out, err);
 }
 
 fv_err fv_cli_configure_definition(fv_cli_client *c, fv_cli_def_class cls, const char *kind,
