@@ -23,6 +23,35 @@ static const char *const q_definitions[] = {
     "availabilityStatus", "space", "tag", "limit", "offset", NULL};
 static const char *const q_definition[] = {"space", NULL};
 
+/* ---- Parameters shared by several routes -------------------------------- */
+
+/* The worker of the path. */
+static fv_err path_worker_id(const fv_http_ctx *c, fv_uuid *id, fv_error *err)
+{
+    return fv_http__param_uuid(c, "worker_id", "worker id", id, err);
+}
+
+/* What a history read takes: the worker of the path and "limit" (default
+ * HISTORY_DEFAULT_LIMIT, 1..FV_HISTORY_MAX_LIMIT). */
+static fv_err history_params(const fv_http_ctx *c, fv_uuid *id, int64_t *limit, fv_error *err)
+{
+    fv_err rc = path_worker_id(c, id, err);
+    if (rc == FV_OK)
+        rc = fv_http_req_query_int(c->req, "limit", HISTORY_DEFAULT_LIMIT, 1, FV_HISTORY_MAX_LIMIT,
+                                   limit, err);
+    return rc;
+}
+
+/* What a list takes besides its filters: "space" (absent: any space) and the
+ * page. */
+static fv_err list_params(const fv_http_ctx *c, fv_space_sel *space, fv_page *page, fv_error *err)
+{
+    fv_err rc = fv_http__query_space(c, true, space, err);
+    if (rc == FV_OK)
+        rc = fv_http__query_page(c, page, err);
+    return rc;
+}
+
 /* ---- Workers ----------------------------------------------------------- */
 
 static fv_err list_workers(fv_http_ctx *c, fv_error *err)
@@ -46,9 +75,7 @@ static fv_err list_workers(fv_http_ctx *c, fv_error *err)
         f.has_status = true;
     }
     fv_page page;
-    fv_err rc = fv_http__query_space(c, true, &f.space, err);
-    if (rc == FV_OK)
-        rc = fv_http__query_page(c, &page, err);
+    fv_err rc = list_params(c, &f.space, &page, err);
     fv_worker_list l;
     if (rc == FV_OK)
         rc = fv_query_workers(c->deps, c->arena, &f, page, &l, err);
@@ -65,7 +92,7 @@ static fv_err get_worker(fv_http_ctx *c, fv_error *err)
     fv_uuid id;
     fv_worker_detail d;
     json_t *body = NULL;
-    fv_err rc = fv_http__param_uuid(c, "worker_id", "worker id", &id, err);
+    fv_err rc = path_worker_id(c, &id, err);
     if (rc == FV_OK)
         rc = fv_query_worker_detail(c->deps, c->arena, &c->tenant, &id, &d, err);
     if (rc == FV_OK)
@@ -81,10 +108,7 @@ static fv_err worker_heartbeats(fv_http_ctx *c, fv_error *err)
     int64_t limit = 0;
     fv_heartbeat_list l;
     json_t *body = NULL;
-    fv_err rc = fv_http__param_uuid(c, "worker_id", "worker id", &id, err);
-    if (rc == FV_OK)
-        rc = fv_http_req_query_int(c->req, "limit", HISTORY_DEFAULT_LIMIT, 1, FV_HISTORY_MAX_LIMIT,
-                                   &limit, err);
+    fv_err rc = history_params(c, &id, &limit, err);
     if (rc == FV_OK)
         rc = fv_query_heartbeats(c->deps, c->arena, &c->tenant, &id, limit, &l, err);
     if (rc == FV_OK)
@@ -100,10 +124,7 @@ static fv_err worker_status_history(fv_http_ctx *c, fv_error *err)
     int64_t limit = 0;
     fv_status_change_list l;
     json_t *body = NULL;
-    fv_err rc = fv_http__param_uuid(c, "worker_id", "worker id", &id, err);
-    if (rc == FV_OK)
-        rc = fv_http_req_query_int(c->req, "limit", HISTORY_DEFAULT_LIMIT, 1, FV_HISTORY_MAX_LIMIT,
-                                   &limit, err);
+    fv_err rc = history_params(c, &id, &limit, err);
     if (rc == FV_OK)
         rc = fv_query_status_history(c->deps, c->arena, &c->tenant, &id, limit, &l, err);
     if (rc == FV_OK)
@@ -116,7 +137,7 @@ static fv_err worker_status_history(fv_http_ctx *c, fv_error *err)
 static fv_err delete_worker(fv_http_ctx *c, fv_error *err)
 {
     fv_uuid id;
-    fv_err rc = fv_http__param_uuid(c, "worker_id", "worker id", &id, err);
+    fv_err rc = path_worker_id(c, &id, err);
     if (rc == FV_OK)
         rc = fv_worker_unregister(c->deps, &c->tenant, &id, err);
     if (rc != FV_OK)
@@ -142,9 +163,7 @@ static fv_err list_definitions(fv_http_ctx *c, fv_def_class cls, fv_error *err)
     }
     f.tag = fv_http_req_query(c->req, "tag");
     fv_page page;
-    fv_err rc = fv_http__query_space(c, true, &f.space, err);
-    if (rc == FV_OK)
-        rc = fv_http__query_page(c, &page, err);
+    fv_err rc = list_params(c, &f.space, &page, err);
     fv_definition_list l;
     if (rc == FV_OK)
         rc = fv_query_definitions(c->deps, c->arena, cls, &f, page, &l, err);
