@@ -22,32 +22,25 @@ if [ ! -x "$SERVER" ]; then
     exit 1
 fi
 
-# Where workers dial: the listen address, with a wildcard host made local.
-LISTEN=${FLOVYN_GRPC_LISTEN:-127.0.0.1:9090}
-HOST=${LISTEN%:*}
-PORT=${LISTEN##*:}
-case "$HOST" in
-    0.0.0.0 | "") HOST=127.0.0.1 ;;
-    "[::]") HOST="[::1]" ;;
-esac
-if [ "$PORT" = 0 ]; then
-    echo "run-demo: FLOVYN_GRPC_LISTEN=$LISTEN: make run needs a fixed port" >&2
-    exit 2
-fi
-TARGET=$HOST:$PORT
-# Where the CLI dials: the REST address, likewise.
-HLISTEN=${FLOVYN_HTTP_LISTEN:-127.0.0.1:8000}
-HHOST=${HLISTEN%:*}
-HPORT=${HLISTEN##*:}
-case "$HHOST" in
-    0.0.0.0 | "") HHOST=127.0.0.1 ;;
-    "[::]") HHOST="[::1]" ;;
-esac
-if [ "$HPORT" = 0 ]; then
-    echo "run-demo: FLOVYN_HTTP_LISTEN=$HLISTEN: make run needs a fixed port" >&2
-    exit 2
-fi
-HTTP=http://$HHOST:$HPORT
+# The address to dial for a listen address: a wildcard host made local.
+# $1 names the variable it came from, for the message when its port is 0
+# (make run prints fixed addresses to connect to).
+dial_address() {
+    local var=$1 listen=$2
+    local host=${listen%:*} port=${listen##*:}
+    case "$host" in
+        0.0.0.0 | "") host=127.0.0.1 ;;
+        "[::]") host="[::1]" ;;
+    esac
+    if [ "$port" = 0 ]; then
+        echo "run-demo: $var=$listen: make run needs a fixed port" >&2
+        return 2
+    fi
+    echo "$host:$port"
+}
+# Where workers dial (gRPC) and where the CLI dials (REST).
+TARGET=$(dial_address FLOVYN_GRPC_LISTEN "${FLOVYN_GRPC_LISTEN:-127.0.0.1:9090}") || exit 2
+HTTP=http://$(dial_address FLOVYN_HTTP_LISTEN "${FLOVYN_HTTP_LISTEN:-127.0.0.1:8000}") || exit 2
 
 SERVER_PID=
 WORKERS_PID=
