@@ -351,7 +351,13 @@ out_bundle:
     fv_app_bundle_close(&bundle);
 out_grpc:
     fv_arena_release(&dev_arena);
-    grpc_shutdown();
+    /* grpc_shutdown_blocking, deprecated in favour of grpc_shutdown, is the
+     * only call that waits for gRPC's internal threads (executor, event
+     * engine pool): after a loaded run grpc_shutdown may hand the clean-up to
+     * another thread, and the process would exit with those threads alive
+     * (valgrind: their TLS "possibly lost"). Everything of ours is destroyed
+     * by now, so nothing can keep it waiting. */
+    grpc_shutdown_blocking();
     force_exit_stop(&fx);
     if (status == 0)
         fv_app_log(FV_APP_LOG_INFO, "server stopped");

@@ -367,7 +367,8 @@ int main(int argc, char **argv)
     pthread_cond_signal(&e.cv);
     pthread_mutex_unlock(&e.mu);
     pthread_join(timer, NULL);
-    grpc_shutdown();
+    /* Blocking: see app/serve.c (gRPC's own threads must be gone at exit). */
+    grpc_shutdown_blocking();
     pthread_cond_destroy(&e.cv);
     pthread_mutex_destroy(&e.mu);
     fprintf(stderr, "echo_server: stopped (cancels=%ld flushed=%ld)\n", atomic_load(&e.cancels),
