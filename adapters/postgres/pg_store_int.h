@@ -1,0 +1,111 @@
+/*
+ * Internals of the Postgres repositories shared by pg_store.c,
+ * pg_workers.c, pg_definitions.c, pg_heartbeats.c and pg_tenants.c (never
+ * included outside adapters/postgres/): the store, the heartbeat buffer's
+ * lifecycle, and the small helpers every repository uses around the
+ * generated queries (build/gen/db/db_*.h).
+ *
+ * Discipline of every op: one port call borrows one connection (fv_pg_acquire
+ * or fv_pg_tx) and gives it back before returning. A write of several
+ * statements runs in one transaction (fv_pg_tx), and everything its answer
+ * needs is allocated inside that transaction, so a failure rolls back and
+ * changes nothing. A write of one statement runs on a scratch arena whose
+ * first chunk is taken before the statement (fv__pg_scratch_init): nothing
+ * can then fail after the statement ran, so it is atomic too.
+ */
+#ifndef FV_ADAPTERS_POSTGRES_PG_STORE_INT_H
+#define FV_ADAPTERS_POSTGRES_PG_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapters/postgres/pg.h"
+#include "adapters/postgres/pg_store.h"
+#include "core/definition.h"
+#include "core/types.h"
+#include "core/util/arena.h"
+#include "core/util/error.h"
+#include "core/util/uuid.h"
+#include "core/worker.h"
+#include "db_runtime.h"
+#include "ports/definition_repo.h"
+#include "ports/heartbeat_store.h"
+#include "ports/tenant_store.h"
+#include "ports/worker_repo.h"
+
+#define FV_PG_DEFAULT_HISTORY  100
+#define FV_PG_DEFAULT_FLUSH_MS 200
+
+typedef struct fv__pg_hb fv__pg_hb; /* pg_heartbeats.c */
+
+/* The definition repository of one class is a view of the store. */
+typedef struct fv__pg_def_view {
+    fv_pg_store *s;
+    fv_def_class cls;
+} fv__pg_def_view;
+
+struct fv_pg_store {
+    fv_pg_pool *pool; /* borrowed */
+    size_t heartbeat_history_max;
+    size_t status_history_max;
+    int flush_ms;
+    fv_pg_log_fn log;
+    void *log_user;
+    fv__pg_def_view def_views[2];
+    fv__pg_hb *hb;
+};
+
+/* The ports, one per file. */
+fv_worker_repo fv__pg_worker_repo(fv_pg_store *s);
+fv_definition_repo fv__pg_definition_repo(fv_pg_store *s, fv_def_class cls);
+fv_heartbeat_store fv__pg_heartbeat_store(fv_pg_store *s);
+fv_tenant_store fv__pg_tenant_store(fv_pg_store *s);
+
+/* The heartbeat buffer and its flusher thread (pg_heartbeats.c): start it;
+ * stop it, write what is left and free it (NULL-safe); write now. */
+fv_err fv__pg_hb_start(fv_pg_store *s, fv_error *err);
+void fv__pg_hb_stop(fv_pg_store *s);
+void fv__pg_hb_flush(fv_pg_store *s);
+
+/* Report through the store's log hook, if any (printf style). */
+void fv__pg_log(const fv_pg_store *s, fv_pg_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* An arena of the op's own with its first chunk taken (see above).
+ * FV_E_EXHAUSTED when memory runs out; release it with fv_arena_release in
+ * every case. */
+fv_err fv__pg_scratch_init(fv_arena *a, fv_error *err);
+
+fv_err fv__pg_exhausted(fv_error *err);
+
+/* "worker <id> not found" (FV_E_NOT_FOUND). */
+fv_err fv__pg_worker_not_found(const fv_uuid *id, fv_error *err);
+
+/* JSON text as a NUL-terminated copy in the arena (fv_json need not be
+ * terminated); *out NULL for an absent value. False when the arena is
+ * full. */
+bool fv__pg_json_text(fv_arena *a, fv_json j, const char **out);
+
+/* A JSON column (NULL pointer = absent). */
+fv_json fv__pg_json_of(const char *s);
+
+/* Text arrays of parameters: tags as fv_db_text_array (no copy). */
+fv_db_text_array fv__pg_tags(const fv_tags *t);
+
+/* Upper-case status and availability names, as stored. */
+const char *fv__pg_status_name(fv_worker_status s);
+
+/* Parse what the database holds; FV_E_INTERNAL naming the value when it is
+ * not one of ours. */
+fv_err fv__pg_parse_status(const char *s, fv_worker_status *out, fv_error *err);
+fv_err fv__pg_parse_availability(const char *s, fv_availability *out, fv_error *err);
+
+/* Clamp a page to what SQL accepts (negative values act as 0). */
+void fv__pg_page(fv_page page, int64_t *limit, int64_t *offset);
+
+#endif
