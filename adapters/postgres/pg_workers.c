@@ -795,7 +795,8 @@ static fv_err op_linked_workers(void *self, fv_arena *a, const fv_uuid *tenant, 
 /* ------------------------------------------------------------------------ */
 
 /* One autocommit statement on a scratch arena (pg_store_int.h): the hottest
- * write, a heartbeat, costs one round trip. */
+ * write, a heartbeat, costs one round trip, and its commit does not wait
+ * for the WAL flush (queries/workers.sql, TouchHeartbeat). */
 static fv_err op_touch(void *self, const fv_uuid *tenant, const fv_uuid *id, fv_sign_of_life kind,
                        fv_time now, fv_json health, bool health_degraded, fv_error *err)
 {

@@ -308,6 +308,11 @@ ORDER BY w.worker_name, w.id;
 -- Signs of life and status
 -- ---------------------------------------------------------------------------
 
+-- Signs of life are the hottest writes: each is one autocommit statement
+-- whose commit does not wait for the WAL flush (synchronous_commit off for
+-- this transaction only, set by the statement itself). A crash may lose the
+-- last fraction of a second of them, which liveness tolerates as it
+-- tolerates a late heartbeat; a clean shutdown flushes the WAL.
 -- name: TouchHeartbeat :execrows
 -- params: tenant_id, id, now, health_info?, health_degraded
 UPDATE worker
@@ -315,12 +320,14 @@ SET last_heartbeat_at = fv_ms_to_ts($3::bigint),
     last_seen_at = fv_ms_to_ts($3::bigint),
     health_info = $4::json,
     health_degraded = $5::boolean
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
 WHERE tenant_id = $1::uuid AND id = $2::uuid;
 
 -- name: TouchPoll :execrows
 -- params: tenant_id, id, now
 UPDATE worker
 SET last_seen_at = fv_ms_to_ts($3::bigint)
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
 WHERE tenant_id = $1::uuid AND id = $2::uuid;
 
 -- A poll by name: the most recently registered worker of that name.
