@@ -1,9 +1,20 @@
-/* Wiring of the in-memory bundle (bundle.h). */
+/* Wiring of the in-memory and PostgreSQL bundles (bundle.h). */
 #include "app/bundle.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "adapters/crypto/crypto.h"
+#include "app/log.h"
+
+/* The ports every bundle shares: time, ids, hashing, thresholds. */
+static void common_ports(const fv_app_config *cfg, fv_app_bundle *b)
+{
+    b->deps.clock = fv_system_clock();
+    b->deps.ids = fv_system_ids();
+    b->deps.hasher = fv_nettle_hasher();
+    b->deps.liveness = cfg->liveness;
+}
 
 fv_err fv_app_bundle_open_memory(const fv_app_config *cfg, fv_app_bundle *b, fv_error *err)
 {
@@ -20,20 +31,82 @@ fv_err fv_app_bundle_open_memory(const fv_app_config *cfg, fv_app_bundle *b, fv_
     b->deps.task_defs = fv_mem_definition_repo(b->store, FV_DEF_TASK);
     b->deps.heartbeats = fv_mem_heartbeat_store(b->store);
     b->deps.tenants = fv_mem_tenant_store(b->store);
-    b->deps.clock = fv_system_clock();
-    b->deps.ids = fv_system_ids();
-    b->deps.hasher = fv_nettle_hasher();
-    b->deps.liveness = cfg->liveness;
+    common_ports(cfg, b);
     rc = fv_deps_validate(&b->deps, err);
     if (rc != FV_OK)
         fv_app_bundle_close(b);
     return rc;
 }
 
+/* Apply (or check) the embedded migrations. */
+static fv_err schema_ready(const fv_app_config *cfg, fv_pg_pool *pool, fv_pg_migrate_report *rep,
+                           fv_error *err)
+{
+    size_t n = 0;
+    const fv_pg_migration *list = fv_pg_migrations(&n);
+    fv_err rc;
+
+    if (cfg->migrate)
+        return fv_pg_migrate(pool, list, n, rep, err);
+    rc = fv_pg_migrate_check(pool, list, n, rep, err);
+    if (rc == FV_OK && rep->pending > 0)
+        return fv_error_set(err, FV_E_PRECONDITION,
+                            "the database lacks %zu migration%s of this build (it has version "
+                            "%" PRId64 ", this build %" PRId64 "): run flovyn-server migrate first",
+                            rep->pending, rep->pending == 1 ? "" : "s", rep->from_version,
+                            n > 0 ? list[n - 1].version : 0);
+    return rc;
+}
+
+fv_err fv_app_bundle_open_postgres(const fv_app_config *cfg, fv_app_bundle *b,
+                                   fv_pg_migrate_report *report, fv_error *err)
+{
+    fv_pg_pool_config pcfg;
+    fv_pg_store_config scfg;
+    fv_pg_migrate_report rep;
+    fv_err rc;
+
+    memset(b, 0, sizeof *b);
+    memset(&rep, 0, sizeof rep);
+    memset(&pcfg, 0, sizeof pcfg);
+    pcfg.url = cfg->database_url;
+    pcfg.size = cfg->db_pool_size;
+    pcfg.log = fv_app_log_pg;
+    b->pool = fv_pg_pool_new(&pcfg, err);
+    if (b->pool == NULL)
+        return err != NULL ? err->code : FV_E_UNAVAILABLE;
+    rc = schema_ready(cfg, b->pool, &rep, err);
+    if (report != NULL)
+        *report = rep;
+    if (rc != FV_OK)
+        goto fail;
+
+    memset(&scfg, 0, sizeof scfg);
+    scfg.log = fv_app_log_pg;
+    b->pg = fv_pg_store_new(b->pool, &scfg, err);
+    if (b->pg == NULL) {
+        rc = err != NULL ? err->code : FV_E_EXHAUSTED;
+        goto fail;
+    }
+    fv_pg_store_deps(b->pg, &b->deps);
+    common_ports(cfg, b);
+    rc = fv_deps_validate(&b->deps, err);
+    if (rc != FV_OK)
+        goto fail;
+    return FV_OK;
+
+fail:
+    fv_app_bundle_close(b);
+    return rc;
+}
+
 void fv_app_bundle_close(fv_app_bundle *b)
 {
-    if (b->store == NULL)
+    if (b->store == NULL && b->pool == NULL)
         return;
+    /* The store before the pool it writes through. */
+    fv_pg_store_free(b->pg);
+    fv_pg_pool_free(b->pool);
     fv_ids_destroy(b->deps.ids);
     fv_clock_destroy(b->deps.clock);
     fv_mem_store_free(b->store);

@@ -12,10 +12,14 @@
 #include <strings.h>
 
 #include "core/jobs/worker_jobs.h"
+#include "core/util/uuid.h"
 
 #ifndef FV_APP_VERSION
 #define FV_APP_VERSION "0.0.0-dev"
 #endif
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 #define MS_SECOND ((int64_t)1000)
 #define MS_MINUTE (60 * MS_SECOND)
@@ -41,6 +45,12 @@ typedef enum opt_id {
     OPT_LOG_LEVEL,
     OPT_DEV,
     OPT_CREDENTIALS_FILE,
+    OPT_DB_POOL_SIZE,
+    OPT_NO_MIGRATE,
+    OPT_TENANT,
+    OPT_ROLE,
+    OPT_NAME,
+    OPT_SLUG,
     OPT_COUNT
 } opt_id;
 
@@ -51,7 +61,18 @@ typedef enum opt_type {
     TYPE_DURATION, /* fv_app_duration_parse, within [min, max] ms */
     TYPE_INT,      /* decimal, within [min, max] */
     TYPE_LEVEL,    /* a log level name */
+    TYPE_ROLE,     /* worker, operator or admin */
 } opt_type;
+
+/* Which commands take an option (bits of fv_app_command). */
+#define ON(cmd)    (1u << (cmd))
+#define ON_SERVE   ON(FV_APP_CMD_SERVE)
+#define ON_MIGRATE ON(FV_APP_CMD_MIGRATE)
+#define ON_TENANT  ON(FV_APP_CMD_TENANT_CREATE)
+#define ON_KEY_NEW ON(FV_APP_CMD_KEY_CREATE)
+#define ON_KEYS    (ON(FV_APP_CMD_KEY_CREATE) | ON(FV_APP_CMD_KEY_LIST) | ON(FV_APP_CMD_KEY_REVOKE))
+/* Every command that works on a database. */
+#define ON_DB (ON_SERVE | ON_MIGRATE | ON_TENANT | ON_KEYS)
 
 typedef struct opt_spec {
     const char *flag;    /* "--grpc-listen" */
@@ -62,6 +83,7 @@ typedef struct opt_spec {
     const char *def;     /* default as shown in the help and parsed; NULL = none */
     int64_t min, max;    /* TYPE_DURATION (ms) and TYPE_INT */
     const char *help;
+    unsigned cmds; /* the commands that take it (ON_*) */
 } opt_spec;
 
 /* Defaults come from the core's constants where the core has them. */
@@ -69,50 +91,69 @@ static const char *default_text(opt_id id, char buf[FV_APP_DURATION_STR_MAX]);
 
 static const opt_spec specs[OPT_COUNT] = {
     [OPT_MEMORY] = {"--memory", "FLOVYN_MEMORY", NULL, TYPE_FLAG, NULL, NULL, 0, 0,
-                    "keep everything in memory (development and demos; gone at exit)"},
+                    "keep everything in memory (development and demos; gone at exit)", ON_SERVE},
     [OPT_DATABASE_URL] = {"--database-url", "FLOVYN_DATABASE_URL", "DATABASE_URL", TYPE_TEXT, "URL",
-                          NULL, 0, 0,
-                          "PostgreSQL connection URL (not available in this build yet)"},
+                          NULL, 0, 0, "PostgreSQL connection URL (libpq URI or key=value string)",
+                          ON_DB},
     [OPT_GRPC_LISTEN] = {"--grpc-listen", "FLOVYN_GRPC_LISTEN", NULL, TYPE_LISTEN, "HOST:PORT",
                          "127.0.0.1:9090", 0, 0,
-                         "where workers connect (gRPC over h2c); port 0 picks a free port"},
+                         "where workers connect (gRPC over h2c); port 0 picks a free port",
+                         ON_SERVE},
     [OPT_HTTP_LISTEN] = {"--http-listen", "FLOVYN_HTTP_LISTEN", NULL, TYPE_LISTEN, "HOST:PORT",
                          "127.0.0.1:8000", 0, 0,
-                         "where the REST API will listen (checked; not served yet)"},
+                         "where the REST API listens; port 0 picks a free port", ON_SERVE},
     [OPT_DEGRADED_AFTER] = {"--degraded-after", "FLOVYN_DEGRADED_AFTER", NULL, TYPE_DURATION,
                             "DURATION", NULL, 1, 365 * MS_DAY,
-                            "a worker silent this long reads DEGRADED"},
+                            "a worker silent this long reads DEGRADED", ON_SERVE},
     [OPT_OFFLINE_AFTER] = {"--offline-after", "FLOVYN_OFFLINE_AFTER", NULL, TYPE_DURATION,
                            "DURATION", NULL, 1, 365 * MS_DAY,
                            "a worker silent this long reads OFFLINE (longer than "
-                           "--degraded-after)"},
+                           "--degraded-after)",
+                           ON_SERVE},
     [OPT_RETENTION] = {"--retention", "FLOVYN_RETENTION", NULL, TYPE_DURATION, "DURATION", NULL, 0,
                        3650 * MS_DAY,
-                       "OFFLINE workers are removed after this long; 0 keeps them forever"},
+                       "OFFLINE workers are removed after this long; 0 keeps them forever",
+                       ON_SERVE},
     [OPT_ACTIVATE_INTERVAL] = {"--activate-interval", "FLOVYN_ACTIVATE_INTERVAL", NULL,
                                TYPE_DURATION, "DURATION", NULL, 100, MS_DAY,
-                               "how often workers that came back are marked ONLINE"},
+                               "how often workers that came back are marked ONLINE", ON_SERVE},
     [OPT_STALE_INTERVAL] = {"--stale-interval", "FLOVYN_STALE_INTERVAL", NULL, TYPE_DURATION,
                             "DURATION", NULL, 100, MS_DAY,
-                            "how often silent workers are marked DEGRADED or OFFLINE"},
+                            "how often silent workers are marked DEGRADED or OFFLINE", ON_SERVE},
     [OPT_AVAILABILITY_INTERVAL] = {"--availability-interval", "FLOVYN_AVAILABILITY_INTERVAL", NULL,
                                    TYPE_DURATION, "DURATION", NULL, 100, MS_DAY,
-                                   "how often definition availability is recomputed"},
+                                   "how often definition availability is recomputed", ON_SERVE},
     [OPT_RETENTION_INTERVAL] = {"--retention-interval", "FLOVYN_RETENTION_INTERVAL", NULL,
                                 TYPE_DURATION, "DURATION", NULL, 100, MS_DAY,
-                                "how often retention removes long-OFFLINE workers"},
+                                "how often retention removes long-OFFLINE workers", ON_SERVE},
     [OPT_GRPC_THREADS] = {"--grpc-threads", "FLOVYN_GRPC_THREADS", NULL, TYPE_INT, "N", "2", 1, 64,
-                          "threads serving gRPC calls"},
+                          "threads serving gRPC calls", ON_SERVE},
     [OPT_SHUTDOWN_GRACE] = {"--shutdown-grace", "FLOVYN_SHUTDOWN_GRACE", NULL, TYPE_DURATION,
                             "DURATION", "5s", 0, 10 * MS_MINUTE,
-                            "on SIGINT/SIGTERM, how long in-flight calls may finish"},
+                            "on SIGINT/SIGTERM, how long in-flight calls may finish", ON_SERVE},
     [OPT_LOG_LEVEL] = {"--log-level", "FLOVYN_LOG_LEVEL", NULL, TYPE_LEVEL, "LEVEL", "info", 0, 0,
-                       "error, warn, info or debug"},
+                       "error, warn, info or debug", ON_DB},
     [OPT_DEV] = {"--dev", "FLOVYN_DEV", NULL, TYPE_FLAG, NULL, NULL, 0, 0,
-                 "create tenant \"default\", a worker key and an operator key; print them"},
-    [OPT_CREDENTIALS_FILE] =
-        {"--credentials-file", "FLOVYN_CREDENTIALS_FILE", NULL, TYPE_TEXT, "PATH", NULL, 0, 0,
-         "with --dev, write the keys there as JSON (mode 0600) once listening"},
+                 "create tenant \"default\" (or reuse it) and fresh keys; print them", ON_SERVE},
+    [OPT_CREDENTIALS_FILE] = {"--credentials-file", "FLOVYN_CREDENTIALS_FILE", NULL, TYPE_TEXT,
+                              "PATH", NULL, 0, 0,
+                              "with --dev, write the keys there as JSON (mode 0600) once listening",
+                              ON_SERVE},
+    [OPT_DB_POOL_SIZE] = {"--db-pool-size", "FLOVYN_DB_POOL_SIZE", NULL, TYPE_INT, "N",
+                          STR(FV_APP_DB_POOL_SIZE_DEFAULT), 1, 1024,
+                          "connections to PostgreSQL (with --database-url)", ON_SERVE},
+    [OPT_NO_MIGRATE] = {"--no-migrate", "FLOVYN_NO_MIGRATE", NULL, TYPE_FLAG, NULL, NULL, 0, 0,
+                        "do not apply migrations at start (refuse to start if some are "
+                        "pending)",
+                        ON_SERVE},
+    [OPT_TENANT] = {"--tenant", NULL, NULL, TYPE_TEXT, "SLUG", NULL, 0, 0,
+                    "the tenant whose keys to create, list or revoke", ON_KEYS},
+    [OPT_ROLE] = {"--role", NULL, NULL, TYPE_ROLE, "ROLE", NULL, 0, 0, "worker, operator or admin",
+                  ON_KEY_NEW},
+    [OPT_NAME] = {"--name", NULL, NULL, TYPE_TEXT, "NAME", NULL, 0, 0,
+                  "display name of the new tenant or key", ON_TENANT | ON_KEY_NEW},
+    [OPT_SLUG] = {"--slug", NULL, NULL, TYPE_TEXT, "SLUG", NULL, 0, 0,
+                  "the new tenant's slug (or give it as the argument)", ON_TENANT},
 };
 
 static const char *default_text(opt_id id, char buf[FV_APP_DURATION_STR_MAX])
@@ -143,6 +184,12 @@ static const char *default_text(opt_id id, char buf[FV_APP_DURATION_STR_MAX])
     case OPT_LOG_LEVEL:
     case OPT_DEV:
     case OPT_CREDENTIALS_FILE:
+    case OPT_DB_POOL_SIZE:
+    case OPT_NO_MIGRATE:
+    case OPT_TENANT:
+    case OPT_ROLE:
+    case OPT_NAME:
+    case OPT_SLUG:
     case OPT_COUNT:
         break;
     }
@@ -354,6 +401,7 @@ typedef struct opt_value {
     const char *text;
     int64_t num; /* durations in ms, integers */
     fv_app_log_level level;
+    fv_role role;
 } opt_value;
 
 static fv_err parse_value(opt_id id, const raw_opt *r, opt_value *v, fv_error *err)
@@ -412,6 +460,12 @@ static fv_err parse_value(opt_id id, const raw_opt *r, opt_value *v, fv_error *e
                                 "%s: \"%s\" is not a log level (error, warn, info or debug)",
                                 r->name, r->value);
         return FV_OK;
+    case TYPE_ROLE:
+        if (!fv_role_parse(r->value, &v->role))
+            return fv_error_set(err, FV_E_INVALID,
+                                "%s: \"%s\" is not a role (worker, operator or admin)", r->name,
+                                r->value);
+        return FV_OK;
     }
     return fv_error_set(err, FV_E_INTERNAL, "%s: unknown option type", r->name);
 }
@@ -437,11 +491,33 @@ static const opt_spec *find_flag(const char *arg, opt_id *id, const char **inlin
     return NULL;
 }
 
-/* The command-line part of serve: raw values of the flags, last one wins. */
-static fv_err scan_flags(int argc, char *const *argv, int first, raw_opt raw[OPT_COUNT], bool *help,
-                         fv_error *err)
+/* The commands: one or two words, the one positional argument they take. */
+typedef struct cmd_spec {
+    const char *word; /* "key" */
+    const char *sub;  /* "create"; NULL for a one-word command */
+    fv_app_command cmd;
+    const char *label;      /* "key create", for messages */
+    const char *positional; /* metavar of the positional argument, or NULL */
+} cmd_spec;
+
+static const cmd_spec cmds[] = {
+    {"serve", NULL, FV_APP_CMD_SERVE, "serve", NULL},
+    {"migrate", NULL, FV_APP_CMD_MIGRATE, "migrate", NULL},
+    {"tenant", "create", FV_APP_CMD_TENANT_CREATE, "tenant create", "SLUG"},
+    {"key", "create", FV_APP_CMD_KEY_CREATE, "key create", NULL},
+    {"key", "list", FV_APP_CMD_KEY_LIST, "key list", NULL},
+    {"key", "revoke", FV_APP_CMD_KEY_REVOKE, "key revoke", "KEY-ID"},
+};
+
+#define N_CMDS (sizeof cmds / sizeof cmds[0])
+
+/* The command-line part of a command: raw values of the flags (last one
+ * wins) and its positional argument. */
+static fv_err scan_flags(int argc, char *const *argv, int first, const cmd_spec *cs,
+                         raw_opt raw[OPT_COUNT], const char **positional, bool *help, fv_error *err)
 {
     *help = false;
+    *positional = NULL;
     for (int i = first; i < argc; i++) {
         if (is_help(argv[i])) {
             *help = true;
@@ -454,15 +530,29 @@ static fv_err scan_flags(int argc, char *const *argv, int first, raw_opt raw[OPT
         const opt_spec *sp;
         opt_id id;
 
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            if (cs->positional != NULL && *positional == NULL && arg[0] != '-') {
+                *positional = arg;
+                continue;
+            }
+            if (cs->positional == NULL)
+                return fv_error_set(err, FV_E_INVALID,
+                                    "unexpected argument \"%s\" (%s takes options only; see "
+                                    "flovyn-server --help)",
+                                    arg, cs->label);
             return fv_error_set(err, FV_E_INVALID,
-                                "unexpected argument \"%s\" (serve takes options only; see "
+                                "unexpected argument \"%s\" (%s takes one %s; see "
                                 "flovyn-server --help)",
-                                arg);
+                                arg, cs->label, cs->positional);
+        }
         sp = find_flag(arg, &id, &value);
         if (sp == NULL)
             return fv_error_set(err, FV_E_INVALID,
                                 "unknown option \"%s\" (see flovyn-server --help)", arg);
+        if ((sp->cmds & ON(cs->cmd)) == 0)
+            return fv_error_set(err, FV_E_INVALID,
+                                "%s is not an option of %s (see flovyn-server --help)", sp->flag,
+                                cs->label);
         if (sp->type == TYPE_FLAG) {
             if (value != NULL)
                 return fv_error_set(err, FV_E_INVALID, "%s takes no value", sp->flag);
@@ -477,15 +567,16 @@ static fv_err scan_flags(int argc, char *const *argv, int first, raw_opt raw[OPT
     return FV_OK;
 }
 
-/* The environment part: fills the options no flag gave. */
-static void scan_env(fv_app_getenv_fn getenv, void *env_user, raw_opt raw[OPT_COUNT])
+/* The environment part: fills the options of the command no flag gave. */
+static void scan_env(fv_app_getenv_fn getenv, void *env_user, fv_app_command cmd,
+                     raw_opt raw[OPT_COUNT])
 {
     if (getenv == NULL)
         return;
     for (int i = 0; i < OPT_COUNT; i++) {
         const char *names[2] = {specs[i].env, specs[i].env_alt};
 
-        if (raw[i].src == SRC_FLAG)
+        if (raw[i].src == SRC_FLAG || (specs[i].cmds & ON(cmd)) == 0)
             continue;
         for (size_t k = 0; k < 2 && names[k] != NULL; k++) {
             const char *v = getenv(env_user, names[k]);
@@ -516,23 +607,24 @@ static fv_err resolve_storage(const raw_opt raw[OPT_COUNT], const opt_value val[
         else
             want_mem = false;
     }
-    if (want_db)
-        return fv_error_set(err, FV_E_INVALID,
-                            "%s: the PostgreSQL bundle is not available in this build yet (use "
-                            "--memory)",
-                            db->name);
+    if (want_db) {
+        out->storage = FV_APP_STORAGE_POSTGRES;
+        out->database_url = val[OPT_DATABASE_URL].text;
+        return FV_OK;
+    }
     if (!want_mem)
         return fv_error_set(err, FV_E_INVALID,
                             "no storage chosen: give --memory (in-memory, for development and "
-                            "demos) or --database-url (PostgreSQL, not available in this build "
-                            "yet)");
+                            "demos) or --database-url (PostgreSQL)");
     out->storage = FV_APP_STORAGE_MEMORY;
     out->database_url = NULL;
     return FV_OK;
 }
 
-/* The value used for an option: given (flag or environment) or default. */
-static fv_err resolve_all(const raw_opt raw[OPT_COUNT], opt_value val[OPT_COUNT], fv_error *err)
+/* The value used for each option of the command: given (flag or
+ * environment) or default. */
+static fv_err resolve_all(fv_app_command cmd, const raw_opt raw[OPT_COUNT],
+                          opt_value val[OPT_COUNT], fv_error *err)
 {
     for (int i = 0; i < OPT_COUNT; i++) {
         char buf[FV_APP_DURATION_STR_MAX];
@@ -540,6 +632,8 @@ static fv_err resolve_all(const raw_opt raw[OPT_COUNT], opt_value val[OPT_COUNT]
         fv_err rc;
 
         memset(&val[i], 0, sizeof val[i]);
+        if ((specs[i].cmds & ON(cmd)) == 0)
+            continue;
         if (r.src == SRC_NONE) {
             const char *def = default_text((opt_id)i, buf);
             if (def == NULL)
@@ -558,12 +652,167 @@ static const char *name_of(const raw_opt raw[OPT_COUNT], opt_id id)
     return raw[id].src != SRC_NONE ? raw[id].name : specs[id].flag;
 }
 
+/* Which command argv names; *first is the index of its first argument. */
+static fv_err find_command(int argc, char *const *argv, const cmd_spec **out, int *first,
+                           fv_error *err)
+{
+    const char *word = argv[1];
+    bool known_word = false;
+
+    for (size_t i = 0; i < N_CMDS; i++) {
+        if (strcmp(cmds[i].word, word) != 0)
+            continue;
+        known_word = true;
+        if (cmds[i].sub == NULL) {
+            *out = &cmds[i];
+            *first = 2;
+            return FV_OK;
+        }
+        if (argc > 2 && strcmp(cmds[i].sub, argv[2]) == 0) {
+            *out = &cmds[i];
+            *first = 3;
+            return FV_OK;
+        }
+    }
+    if (!known_word) {
+        if (word[0] == '-')
+            return fv_error_set(err, FV_E_INVALID,
+                                "\"%s\" comes before the command (usage: flovyn-server serve "
+                                "[options])",
+                                word);
+        return fv_error_set(err, FV_E_INVALID,
+                            "unknown command \"%s\" (commands: serve, migrate, tenant, key, "
+                            "version, help)",
+                            word);
+    }
+    if (strcmp(word, "tenant") == 0)
+        return argc > 2
+                   ? fv_error_set(err, FV_E_INVALID,
+                                  "unknown command \"tenant %s\" (tenant takes: create)", argv[2])
+                   : fv_error_set(err, FV_E_INVALID,
+                                  "tenant needs a subcommand (tenant create SLUG)");
+    return argc > 2 ? fv_error_set(err, FV_E_INVALID,
+                                   "unknown command \"key %s\" (key takes: create, list, revoke)",
+                                   argv[2])
+                    : fv_error_set(err, FV_E_INVALID,
+                                   "key needs a subcommand (key create, key list, key revoke)");
+}
+
+/* The rules of serve between options. */
+static fv_err finish_serve(const raw_opt raw[OPT_COUNT], const opt_value val[OPT_COUNT],
+                           fv_app_config *out, fv_error *err)
+{
+    char a[FV_APP_DURATION_STR_MAX], b[FV_APP_DURATION_STR_MAX];
+    fv_err rc;
+
+    out->grpc_listen = val[OPT_GRPC_LISTEN].text;
+    out->http_listen = val[OPT_HTTP_LISTEN].text;
+    out->liveness.degraded_after_ms = val[OPT_DEGRADED_AFTER].num;
+    out->liveness.offline_after_ms = val[OPT_OFFLINE_AFTER].num;
+    out->liveness.retention_ms = val[OPT_RETENTION].num;
+    out->activate_interval_ms = val[OPT_ACTIVATE_INTERVAL].num;
+    out->stale_interval_ms = val[OPT_STALE_INTERVAL].num;
+    out->availability_interval_ms = val[OPT_AVAILABILITY_INTERVAL].num;
+    out->retention_interval_ms = val[OPT_RETENTION_INTERVAL].num;
+    out->grpc_threads = (int)val[OPT_GRPC_THREADS].num;
+    out->shutdown_grace_ms = val[OPT_SHUTDOWN_GRACE].num;
+    out->dev = val[OPT_DEV].flag;
+    out->credentials_file = val[OPT_CREDENTIALS_FILE].text;
+    out->db_pool_size = (int)val[OPT_DB_POOL_SIZE].num;
+    out->migrate = !val[OPT_NO_MIGRATE].flag;
+
+    if (out->liveness.offline_after_ms <= out->liveness.degraded_after_ms)
+        return fv_error_set(err, FV_E_INVALID, "%s (%s) must be longer than %s (%s)",
+                            name_of(raw, OPT_OFFLINE_AFTER),
+                            fv_app_duration_format(out->liveness.offline_after_ms, a),
+                            name_of(raw, OPT_DEGRADED_AFTER),
+                            fv_app_duration_format(out->liveness.degraded_after_ms, b));
+    rc = fv_liveness_validate(&out->liveness, err);
+    if (rc != FV_OK)
+        return rc;
+    if (out->credentials_file != NULL && !out->dev)
+        return fv_error_set(err, FV_E_INVALID,
+                            "%s needs --dev (only --dev creates keys to write there)",
+                            name_of(raw, OPT_CREDENTIALS_FILE));
+    return resolve_storage(raw, val, out, err);
+}
+
+/* The rules of the database commands. */
+static fv_err finish_db_command(const cmd_spec *cs, const raw_opt raw[OPT_COUNT],
+                                const opt_value val[OPT_COUNT], const char *positional,
+                                fv_app_config *out, fv_error *err)
+{
+    fv_uuid id;
+
+    (void)raw;
+    if (val[OPT_DATABASE_URL].text == NULL)
+        return fv_error_set(err, FV_E_INVALID,
+                            "%s needs a database: give --database-url URL or set "
+                            "FLOVYN_DATABASE_URL (or DATABASE_URL)",
+                            cs->label);
+    out->storage = FV_APP_STORAGE_POSTGRES;
+    out->database_url = val[OPT_DATABASE_URL].text;
+    out->db_pool_size = 2;
+    out->migrate = false;
+    out->liveness = (fv_liveness)FV_LIVENESS_DEFAULTS;
+    out->name = val[OPT_NAME].text;
+    out->tenant_slug = val[OPT_TENANT].text;
+    if (cs->cmd == FV_APP_CMD_TENANT_CREATE && val[OPT_SLUG].text != NULL) {
+        if (positional != NULL && strcmp(positional, val[OPT_SLUG].text) != 0)
+            return fv_error_set(err, FV_E_INVALID,
+                                "tenant create: the slug is given twice (\"%s\" and --slug "
+                                "\"%s\")",
+                                positional, val[OPT_SLUG].text);
+        positional = val[OPT_SLUG].text;
+    }
+    if (cs->positional != NULL && positional == NULL)
+        return fv_error_set(err, FV_E_INVALID, "%s needs a %s (see flovyn-server --help)",
+                            cs->label, cs->positional);
+
+    switch (cs->cmd) {
+    case FV_APP_CMD_MIGRATE:
+        return FV_OK;
+    case FV_APP_CMD_TENANT_CREATE:
+        out->tenant_slug = positional;
+        return fv_slug_validate("tenant slug", positional, err);
+    case FV_APP_CMD_KEY_CREATE:
+    case FV_APP_CMD_KEY_LIST:
+    case FV_APP_CMD_KEY_REVOKE:
+        if (out->tenant_slug == NULL)
+            return fv_error_set(err, FV_E_INVALID, "%s needs --tenant SLUG", cs->label);
+        if (fv_slug_validate("--tenant", out->tenant_slug, err) != FV_OK)
+            return FV_E_INVALID;
+        if (cs->cmd == FV_APP_CMD_KEY_CREATE) {
+            if (raw[OPT_ROLE].src == SRC_NONE)
+                return fv_error_set(err, FV_E_INVALID,
+                                    "key create needs --role (worker, operator or admin)");
+            out->role = val[OPT_ROLE].role;
+        }
+        if (cs->cmd == FV_APP_CMD_KEY_REVOKE) {
+            if (!fv_uuid_parse(positional, strlen(positional), &id))
+                return fv_error_set(err, FV_E_INVALID,
+                                    "\"%s\" is not a key id (key ids are UUIDs, as key list "
+                                    "shows them)",
+                                    positional);
+            out->key_id = positional;
+        }
+        return FV_OK;
+    case FV_APP_CMD_SERVE:
+    case FV_APP_CMD_HELP:
+    case FV_APP_CMD_VERSION:
+        break;
+    }
+    return fv_error_set(err, FV_E_INTERNAL, "%s: not a database command", cs->label);
+}
+
 fv_err fv_app_config_parse(int argc, char *const *argv, fv_app_getenv_fn getenv, void *env_user,
                            fv_app_config *out, fv_error *err)
 {
     raw_opt raw[OPT_COUNT];
     opt_value val[OPT_COUNT];
-    char a[FV_APP_DURATION_STR_MAX], b[FV_APP_DURATION_STR_MAX];
+    const cmd_spec *cs = NULL;
+    const char *positional = NULL;
+    int first = 2;
     bool help;
     fv_err rc;
 
@@ -586,62 +835,42 @@ fv_err fv_app_config_parse(int argc, char *const *argv, fv_app_getenv_fn getenv,
         out->command = FV_APP_CMD_VERSION;
         return FV_OK;
     }
-    if (strcmp(argv[1], "serve") != 0) {
-        if (argv[1][0] == '-')
-            return fv_error_set(err, FV_E_INVALID,
-                                "\"%s\" comes before the command (usage: flovyn-server serve "
-                                "[options])",
-                                argv[1]);
-        return fv_error_set(err, FV_E_INVALID,
-                            "unknown command \"%s\" (commands: serve, version, help)", argv[1]);
-    }
-
-    rc = scan_flags(argc, argv, 2, raw, &help, err);
+    rc = find_command(argc, argv, &cs, &first, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = scan_flags(argc, argv, first, cs, raw, &positional, &help, err);
     if (rc != FV_OK)
         return rc;
     if (help) {
         out->command = FV_APP_CMD_HELP;
         return FV_OK;
     }
-    scan_env(getenv, env_user, raw);
-    rc = resolve_all(raw, val, err);
+    scan_env(getenv, env_user, cs->cmd, raw);
+    rc = resolve_all(cs->cmd, raw, val, err);
     if (rc != FV_OK)
         return rc;
 
-    out->command = FV_APP_CMD_SERVE;
-    out->grpc_listen = val[OPT_GRPC_LISTEN].text;
-    out->http_listen = val[OPT_HTTP_LISTEN].text;
-    out->liveness.degraded_after_ms = val[OPT_DEGRADED_AFTER].num;
-    out->liveness.offline_after_ms = val[OPT_OFFLINE_AFTER].num;
-    out->liveness.retention_ms = val[OPT_RETENTION].num;
-    out->activate_interval_ms = val[OPT_ACTIVATE_INTERVAL].num;
-    out->stale_interval_ms = val[OPT_STALE_INTERVAL].num;
-    out->availability_interval_ms = val[OPT_AVAILABILITY_INTERVAL].num;
-    out->retention_interval_ms = val[OPT_RETENTION_INTERVAL].num;
-    out->grpc_threads = (int)val[OPT_GRPC_THREADS].num;
-    out->shutdown_grace_ms = val[OPT_SHUTDOWN_GRACE].num;
+    out->command = cs->cmd;
     out->log_level = val[OPT_LOG_LEVEL].level;
-    out->dev = val[OPT_DEV].flag;
-    out->credentials_file = val[OPT_CREDENTIALS_FILE].text;
-
-    /* Rules between options. */
-    if (out->liveness.offline_after_ms <= out->liveness.degraded_after_ms)
-        return fv_error_set(err, FV_E_INVALID, "%s (%s) must be longer than %s (%s)",
-                            name_of(raw, OPT_OFFLINE_AFTER),
-                            fv_app_duration_format(out->liveness.offline_after_ms, a),
-                            name_of(raw, OPT_DEGRADED_AFTER),
-                            fv_app_duration_format(out->liveness.degraded_after_ms, b));
-    rc = fv_liveness_validate(&out->liveness, err);
-    if (rc != FV_OK)
-        return rc;
-    if (out->credentials_file != NULL && !out->dev)
-        return fv_error_set(err, FV_E_INVALID,
-                            "%s needs --dev (only --dev creates keys to write there)",
-                            name_of(raw, OPT_CREDENTIALS_FILE));
-    return resolve_storage(raw, val, out, err);
+    if (cs->cmd == FV_APP_CMD_SERVE)
+        return finish_serve(raw, val, out, err);
+    return finish_db_command(cs, raw, val, positional, out, err);
 }
 
 /* ---- Help -------------------------------------------------------------- */
+
+/* "serve" or "key create, key list, key revoke": the commands of a mask. */
+static void print_commands(FILE *out, unsigned mask)
+{
+    bool first = true;
+
+    for (size_t i = 0; i < N_CMDS; i++) {
+        if ((mask & ON(cmds[i].cmd)) == 0)
+            continue;
+        fprintf(out, "%s%s", first ? "" : ", ", cmds[i].label);
+        first = false;
+    }
+}
 
 void fv_app_usage(FILE *out)
 {
@@ -649,14 +878,28 @@ void fv_app_usage(FILE *out)
             "flovyn-server %s: the Flovyn control plane (workers register over gRPC)\n"
             "\n"
             "Usage:\n"
-            "  flovyn-server serve --memory [options]   run the server\n"
-            "  flovyn-server version                    print the version\n"
-            "  flovyn-server --help                     print this help (also: serve --help)\n"
+            "  flovyn-server serve (--memory | --database-url URL) [options]\n"
+            "                                      run the server\n"
+            "  flovyn-server migrate               apply pending database migrations\n"
+            "  flovyn-server tenant create SLUG [--name NAME]\n"
+            "                                      create a tenant, print its id and first\n"
+            "                                      admin key (shown once)\n"
+            "  flovyn-server key create --tenant SLUG --role ROLE [--name NAME]\n"
+            "                                      issue an API key, print it (shown once)\n"
+            "  flovyn-server key list --tenant SLUG\n"
+            "                                      list a tenant's keys\n"
+            "  flovyn-server key revoke --tenant SLUG KEY-ID\n"
+            "                                      revoke a key (it stops working at once)\n"
+            "  flovyn-server version               print the version\n"
+            "  flovyn-server --help                print this help (also: serve --help)\n"
             "\n"
-            "Options of serve. Each can also be set with the environment variable shown;\n"
-            "a flag beats the environment, which beats the default. Options take their\n"
-            "value as --name VALUE or --name=VALUE; in the environment, switches take\n"
-            "true/false (or 1/0, yes/no, on/off).\n"
+            "migrate, tenant and key work on the database of --database-url (or its\n"
+            "variables); ROLE is worker, operator or admin.\n"
+            "\n"
+            "Options. Each option of serve can also be set with the environment variable\n"
+            "shown; a flag beats the environment, which beats the default. Options take\n"
+            "their value as --name VALUE or --name=VALUE; in the environment, switches\n"
+            "take true/false (or 1/0, yes/no, on/off).\n"
             "\n",
             fv_app_version());
     for (int i = 0; i < OPT_COUNT; i++) {
@@ -667,21 +910,30 @@ void fv_app_usage(FILE *out)
         fprintf(out, "  %s%s%s\n", sp->flag, sp->metavar != NULL ? " " : "",
                 sp->metavar != NULL ? sp->metavar : "");
         fprintf(out, "        %s\n", sp->help);
-        fprintf(out, "        env %s%s%s", sp->env, sp->env_alt != NULL ? " or " : "",
-                sp->env_alt != NULL ? sp->env_alt : "");
-        if (def != NULL)
-            fprintf(out, ", default %s", def);
-        else if (sp->type == TYPE_FLAG)
-            fprintf(out, ", default off");
-        fprintf(out, "\n");
+        if (sp->env != NULL) {
+            fprintf(out, "        env %s%s%s", sp->env, sp->env_alt != NULL ? " or " : "",
+                    sp->env_alt != NULL ? sp->env_alt : "");
+            if (def != NULL)
+                fprintf(out, ", default %s", def);
+            else if (sp->type == TYPE_FLAG)
+                fprintf(out, ", default off");
+            fprintf(out, "\n");
+        }
+        if (sp->cmds != ON_SERVE) {
+            fprintf(out, "        for: ");
+            print_commands(out, sp->cmds);
+            fprintf(out, "\n");
+        }
     }
     fprintf(out, "\n"
                  "Durations are a number and a unit (ms, s, m, h, d), or several (1h30m).\n"
-                 "Storage: --memory is the only bundle of this build; --database-url answers\n"
-                 "that the PostgreSQL bundle is not available yet.\n"
+                 "Storage: --memory keeps everything in this process (gone at exit);\n"
+                 "--database-url runs on PostgreSQL, applying pending migrations at start\n"
+                 "unless --no-migrate. Several servers may share one database.\n"
                  "\n"
                  "Signals: SIGINT or SIGTERM stops taking calls, lets in-flight ones finish\n"
                  "within --shutdown-grace and exits 0; a second signal exits at once.\n"
-                 "Exit status: 0 after a clean stop, 1 when the server cannot start (for\n"
-                 "example the address is taken), 2 for a bad command line or environment.\n");
+                 "Exit status: 0 after a clean stop (or a command that succeeded), 1 when\n"
+                 "the server cannot start or a command failed (for example the database\n"
+                 "is unreachable), 2 for a bad command line or environment.\n");
 }

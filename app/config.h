@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "app/log.h"
+#include "core/tenant.h"
 #include "core/util/error.h"
 #include "core/worker.h"
 
@@ -30,14 +31,22 @@
 
 typedef enum fv_app_command {
     FV_APP_CMD_SERVE,
-    FV_APP_CMD_HELP,    /* print fv_app_usage, exit 0 */
-    FV_APP_CMD_VERSION, /* print the version, exit 0 */
+    FV_APP_CMD_HELP,          /* print fv_app_usage, exit 0 */
+    FV_APP_CMD_VERSION,       /* print the version, exit 0 */
+    FV_APP_CMD_MIGRATE,       /* apply pending migrations, report */
+    FV_APP_CMD_TENANT_CREATE, /* tenant create <slug> [--name NAME] */
+    FV_APP_CMD_KEY_CREATE,    /* key create --tenant SLUG --role ROLE [--name NAME] */
+    FV_APP_CMD_KEY_LIST,      /* key list --tenant SLUG */
+    FV_APP_CMD_KEY_REVOKE,    /* key revoke --tenant SLUG <key-id> */
 } fv_app_command;
 
 typedef enum fv_app_storage {
     FV_APP_STORAGE_MEMORY = 1,   /* --memory */
-    FV_APP_STORAGE_POSTGRES = 2, /* --database-url (refused by this build) */
+    FV_APP_STORAGE_POSTGRES = 2, /* --database-url */
 } fv_app_storage;
+
+/* Default of --db-pool-size. */
+#define FV_APP_DB_POOL_SIZE_DEFAULT 8
 
 typedef struct fv_app_config {
     fv_app_command command;
@@ -56,6 +65,14 @@ typedef struct fv_app_config {
     fv_app_log_level log_level;
     bool dev;
     const char *credentials_file; /* NULL when not given; only with dev */
+    int db_pool_size;             /* connections of the PostgreSQL pool */
+    bool migrate;                 /* serve: apply migrations at start (not --no-migrate) */
+    /* The database commands (migrate, tenant, key): database_url is set
+     * (storage POSTGRES) and these as the command takes them. */
+    const char *tenant_slug; /* tenant create <slug>; key --tenant SLUG */
+    const char *name;        /* --name, NULL when not given */
+    fv_role role;            /* key create --role */
+    const char *key_id;      /* key revoke <key-id>: a UUID, checked */
 } fv_app_config;
 
 /* How the parser reads one environment variable: its value, or NULL when it
@@ -69,6 +86,15 @@ typedef const char *(*fv_app_getenv_fn)(void *user, const char *name);
  *   flovyn-server serve --help         command HELP
  *   flovyn-server --help | -h | help   command HELP
  *   flovyn-server version | --version  command VERSION
+ *   flovyn-server migrate              command MIGRATE
+ *   flovyn-server tenant create SLUG [--name NAME]
+ *   flovyn-server key create --tenant SLUG --role worker|operator|admin [--name NAME]
+ *   flovyn-server key list --tenant SLUG
+ *   flovyn-server key revoke --tenant SLUG KEY-ID
+ *
+ * Each command takes only its own options (an option of serve given to
+ * `key list` is an error); the database commands take --database-url (or
+ * FLOVYN_DATABASE_URL, DATABASE_URL), which they require, and --log-level.
  *
  * Returns FV_OK, or FV_E_INVALID with a message fit to print after
  * "flovyn-server: ", naming the option or variable and the value, e.g.
@@ -77,9 +103,9 @@ typedef const char *(*fv_app_getenv_fn)(void *user, const char *name);
  * getenv must outlive *out (it borrows them). getenv may be NULL (no
  * environment).
  *
- * Storage: exactly one of --memory and --database-url (also from the
- * environment) must be chosen; this build refuses the PostgreSQL bundle with
- * an error that says so.
+ * Storage of serve: --memory or --database-url (also from the environment);
+ * the one given at the higher level (flag over environment) wins, two at the
+ * same level are an error, none is an error.
  */
 fv_err fv_app_config_parse(int argc, char *const *argv, fv_app_getenv_fn getenv, void *env_user,
                            fv_app_config *out, fv_error *err);

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "core/queries/tenant_queries.h"
 #include "core/tenant.h"
 #include "core/usecases/auth_usecases.h"
 #include "core/usecases/worker_usecases.h"
@@ -27,6 +28,12 @@ fv_err fv_app_dev_bootstrap(const fv_deps *d, fv_arena *a, fv_app_dev_credential
 
     memset(out, 0, sizeof *out);
     rc = fv_tenant_create(d, a, FV_APP_DEV_TENANT_SLUG, "Default (development)", &tenant, err);
+    if (rc == FV_E_CONFLICT) {
+        /* A database kept from an earlier run: the tenant is there, its old
+         * keys too; issue fresh ones (the texts of the old are unknown). */
+        rc = fv_query_tenant_by_slug(d, a, FV_APP_DEV_TENANT_SLUG, &tenant, err);
+        out->reused = rc == FV_OK;
+    }
     if (rc != FV_OK)
         return rc;
     rc = fv_api_key_issue(d, a, &tenant.id, FV_ROLE_WORKER, "dev worker key", &wk, err);
@@ -51,14 +58,15 @@ void fv_app_dev_print(FILE *out, const fv_app_dev_credentials *c, const char *gr
 {
     fprintf(out,
             "\n"
-            "=== Flovyn development credentials (--dev; in memory, valid while this server "
-            "runs) ===\n"
+            "=== Flovyn development credentials (--dev; %s) ===\n"
             "  tenant        %s\n"
             "  tenant id     %s   (org_id in gRPC requests)\n"
             "  worker key    %s\n"
             "  operator key  %s   (REST reads and changes, the flovyn CLI)\n"
             "  admin key     %s   (also tenants and API keys)\n"
             "  gRPC address  %s\n",
+            c->stored ? "stored in the database, valid until revoked"
+                      : "in memory, valid while this server runs",
             c->tenant_slug, c->tenant_id, c->worker_key, c->operator_key, c->admin_key, grpc_addr);
     if (credentials_file != NULL)
         fprintf(out, "  written to    %s\n", credentials_file);

@@ -7,6 +7,7 @@
 #ifndef FV_APP_DEV_H
 #define FV_APP_DEV_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "core/deps.h"
@@ -22,12 +23,16 @@ typedef struct fv_app_dev_credentials {
     const char *worker_key;              /* "flovyn_wk_..."; in the arena */
     const char *operator_key;            /* "flovyn_sk_..."; in the arena */
     const char *admin_key;               /* "flovyn_sk_..."; in the arena */
+    bool reused; /* the tenant existed (a database kept from an earlier run) */
+    bool stored; /* set by the caller: the keys outlive the process (PostgreSQL) */
 } fv_app_dev_credentials;
 
 /* Create tenant "default" and issue its three keys (FV_ROLE_WORKER,
- * FV_ROLE_OPERATOR, FV_ROLE_ADMIN) through the use cases. Key texts live in `a`. Errors of
- * fv_tenant_create and fv_api_key_issue pass through (FV_E_CONFLICT when the
- * tenant exists). */
+ * FV_ROLE_OPERATOR, FV_ROLE_ADMIN) through the use cases. Key texts live in
+ * `a`. When the tenant exists already (a PostgreSQL database kept across
+ * restarts), it is looked up and given three fresh keys (out->reused); the
+ * keys of earlier runs stay valid until revoked. Errors of fv_tenant_create,
+ * fv_query_tenant_by_slug and fv_api_key_issue pass through. */
 fv_err fv_app_dev_bootstrap(const fv_deps *d, fv_arena *a, fv_app_dev_credentials *out,
                             fv_error *err);
 

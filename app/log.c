@@ -169,3 +169,22 @@ void fv_app_log_http(void *user, fv_http_log_level level, const char *msg)
     }
     fv_app_log(l, "http %s", msg != NULL ? msg : "(no message)");
 }
+
+void fv_app_log_pg(void *user, fv_pg_log_level level, const char *msg)
+{
+    fv_app_log_level l = FV_APP_LOG_ERROR;
+
+    (void)user;
+    switch (level) {
+    case FV_PG_LOG_ERROR:
+        l = FV_APP_LOG_ERROR;
+        break;
+    case FV_PG_LOG_WARN:
+        l = FV_APP_LOG_WARN;
+        break;
+    case FV_PG_LOG_INFO:
+        l = FV_APP_LOG_INFO;
+        break;
+    }
+    fv_app_log(l, "db %s", msg != NULL ? msg : "(no message)");
+}

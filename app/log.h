@@ -20,6 +20,7 @@
 
 #include "adapters/grpc/grpc_server.h"
 #include "adapters/http/http_server.h"
+#include "adapters/postgres/pg.h"
 
 typedef enum fv_app_log_level {
     FV_APP_LOG_ERROR,
@@ -55,5 +56,9 @@ void fv_app_log_grpc(void *user, fv_grpc_log_level level, const char *msg);
 /* The same for the HTTP machinery and the REST API (http_server.h), prefixed
  * with "http ". */
 void fv_app_log_http(void *user, fv_http_log_level level, const char *msg);
+
+/* The same for the PostgreSQL pool, migrations and store (pg.h,
+ * pg_store.h), prefixed with "db ". */
+void fv_app_log_pg(void *user, fv_pg_log_level level, const char *msg);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "app/admin.h"
 #include "app/config.h"
 #include "app/serve.h"
 
@@ -32,6 +33,12 @@ int main(int argc, char **argv)
         return 0;
     case FV_APP_CMD_SERVE:
         return fv_app_serve(&cfg);
+    case FV_APP_CMD_MIGRATE:
+    case FV_APP_CMD_TENANT_CREATE:
+    case FV_APP_CMD_KEY_CREATE:
+    case FV_APP_CMD_KEY_LIST:
+    case FV_APP_CMD_KEY_REVOKE:
+        return fv_app_admin_run(&cfg, stdout, stderr);
     }
     return 2;
 }

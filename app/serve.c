@@ -2,6 +2,7 @@
 #include "app/serve.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -130,6 +131,7 @@ int fv_app_serve(const fv_app_config *cfg)
     char dial[FV_APP_LISTEN_MAX + 16];
     fv_error err;
     int port = 0, sig = 0, status = 1;
+    const bool postgres = cfg->storage == FV_APP_STORAGE_POSTGRES;
     fv_err rc;
 
     /* 1. Signals, before any thread exists (gRPC's included). */
@@ -151,9 +153,9 @@ int fv_app_serve(const fv_app_config *cfg)
     }
     fv_app_log_set_level(cfg->log_level);
     fv_app_log(FV_APP_LOG_INFO,
-               "server starting version=%s storage=memory pid=%ld grpc-threads=%d log-level=%s",
-               fv_app_version(), (long)getpid(), cfg->grpc_threads,
-               fv_app_log_level_name(cfg->log_level));
+               "server starting version=%s storage=%s pid=%ld grpc-threads=%d log-level=%s",
+               fv_app_version(), postgres ? "postgres" : "memory", (long)getpid(),
+               cfg->grpc_threads, fv_app_log_level_name(cfg->log_level));
 
     /* 2. Library global init, once, before any thread (STYLE rule 24). */
     json_object_seed(0);
@@ -161,13 +163,27 @@ int fv_app_serve(const fv_app_config *cfg)
 
     fv_arena_init(&dev_arena, 0);
     memset(&creds, 0, sizeof creds);
-    rc = fv_app_bundle_open_memory(cfg, &bundle, &err);
-    if (rc != FV_OK) {
-        fv_app_log(FV_APP_LOG_ERROR,
-                   "server could not build the in-memory bundle code=%s "
-                   "error=\"%s\"",
-                   fv_err_name(rc), fv_error_message(&err, rc));
-        goto out_grpc;
+    if (postgres) {
+        fv_pg_migrate_report mig;
+        rc = fv_app_bundle_open_postgres(cfg, &bundle, &mig, &err);
+        if (rc != FV_OK) {
+            fv_app_log(FV_APP_LOG_ERROR, "server could not open the database code=%s error=\"%s\"",
+                       fv_err_name(rc), fv_error_message(&err, rc));
+            goto out_grpc;
+        }
+        fv_app_log(FV_APP_LOG_INFO,
+                   "db ready pool=%d schema-version=%" PRId64 " migrations-applied=%zu%s",
+                   cfg->db_pool_size, mig.to_version, mig.applied,
+                   cfg->migrate ? "" : " (--no-migrate: checked only)");
+    } else {
+        rc = fv_app_bundle_open_memory(cfg, &bundle, &err);
+        if (rc != FV_OK) {
+            fv_app_log(FV_APP_LOG_ERROR,
+                       "server could not build the in-memory bundle code=%s "
+                       "error=\"%s\"",
+                       fv_err_name(rc), fv_error_message(&err, rc));
+            goto out_grpc;
+        }
     }
 
     /* Metrics, shared by the servers and the scheduler; freed after they
@@ -195,15 +211,16 @@ int fv_app_serve(const fv_app_config *cfg)
                        fv_err_name(rc), fv_error_message(&err, rc));
             goto out_bundle;
         }
+        creds.stored = postgres;
         fv_app_log(FV_APP_LOG_INFO,
-                   "dev created tenant=%s id=%s with a worker, an operator and an "
+                   "dev %s tenant=%s id=%s with a worker, an operator and an "
                    "admin key",
-                   creds.tenant_slug, creds.tenant_id);
-    } else {
+                   creds.reused ? "reused" : "created", creds.tenant_slug, creds.tenant_id);
+    } else if (!postgres) {
         fv_app_log(FV_APP_LOG_WARN,
                    "auth no API key exists: every call will be refused as UNAUTHENTICATED; "
-                   "start with --dev to create tenant \"default\" and keys (commands to "
-                   "create keys come in a later release)");
+                   "start with --dev to create tenant \"default\" and keys (keys made with "
+                   "flovyn-server key create live in a database: use --database-url)");
     }
 
     /* 4. gRPC. */

@@ -1,6 +1,7 @@
 /*
  * The command line and environment of flovyn-server (app/config.h): the
- * defaults, flags over environment over defaults, the storage choice, and a
+ * defaults, flags over environment over defaults, the storage choice, the
+ * database commands (migrate, tenant, key) and their options, and a
  * clear error naming the option (or variable) and the value for every kind
  * of bad input. Also the duration and HOST:PORT parsers and the help text.
  */
@@ -196,17 +197,154 @@ static void test_app_config__storage_must_be_chosen(void)
     expect_error(NULL, ARGS("serve"), "no storage chosen", "--database-url");
 }
 
-static void test_app_config__postgres_is_refused_clearly(void)
+static void test_app_config__database_url_selects_postgres(void)
 {
-    expect_error(NULL, ARGS("serve", "--database-url", "postgres://localhost/flovyn"),
-                 "--database-url", "PostgreSQL bundle is not available in this build yet");
-    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("serve"), "DATABASE_URL",
-                 "not available in this build yet");
-    expect_error(ENV("FLOVYN_DATABASE_URL=postgres://x", "DATABASE_URL=postgres://y"),
-                 ARGS("serve"), "FLOVYN_DATABASE_URL", "not available");
+    expect_ok(NULL, ARGS("serve", "--database-url", "postgres://localhost/flovyn"));
+    FV_ASSERT_INT_EQ(cfg.storage, FV_APP_STORAGE_POSTGRES);
+    FV_ASSERT_STR_EQ(cfg.database_url, "postgres://localhost/flovyn");
+    FV_ASSERT_INT_EQ(cfg.db_pool_size, FV_APP_DB_POOL_SIZE_DEFAULT);
+    FV_ASSERT_INT_EQ(cfg.db_pool_size, 8);
+    CU_ASSERT_TRUE(cfg.migrate);
+    expect_ok(ENV("DATABASE_URL=postgres://x"), ARGS("serve"));
+    FV_ASSERT_STR_EQ(cfg.database_url, "postgres://x");
+    /* FLOVYN_DATABASE_URL is read first. */
+    expect_ok(ENV("FLOVYN_DATABASE_URL=postgres://x", "DATABASE_URL=postgres://y"), ARGS("serve"));
+    FV_ASSERT_STR_EQ(cfg.database_url, "postgres://x");
     /* The flag level beats the environment level. */
-    expect_error(ENV("FLOVYN_MEMORY=1"), ARGS("serve", "--database-url", "postgres://x"),
-                 "--database-url", "not available");
+    expect_ok(ENV("FLOVYN_MEMORY=1"), ARGS("serve", "--database-url", "postgres://x"));
+    FV_ASSERT_INT_EQ(cfg.storage, FV_APP_STORAGE_POSTGRES);
+    expect_error(NULL, ARGS("serve", "--database-url="), "--database-url", "empty");
+}
+
+static void test_app_config__pool_size_and_no_migrate(void)
+{
+    expect_ok(NULL, ARGS("serve", "--database-url", "postgres://x", "--db-pool-size", "3",
+                         "--no-migrate"));
+    FV_ASSERT_INT_EQ(cfg.db_pool_size, 3);
+    CU_ASSERT_FALSE(cfg.migrate);
+    expect_ok(ENV("FLOVYN_DB_POOL_SIZE=16", "FLOVYN_NO_MIGRATE=true", "DATABASE_URL=postgres://x"),
+              ARGS("serve"));
+    FV_ASSERT_INT_EQ(cfg.db_pool_size, 16);
+    CU_ASSERT_FALSE(cfg.migrate);
+    expect_ok(ENV("FLOVYN_NO_MIGRATE=false", "DATABASE_URL=postgres://x"), ARGS("serve"));
+    CU_ASSERT_TRUE(cfg.migrate);
+    expect_error(NULL, ARGS("serve", "--memory", "--db-pool-size", "0"), "--db-pool-size: \"0\"",
+                 "out of range (1 to 1024)");
+    expect_error(NULL, ARGS("serve", "--memory", "--db-pool-size=1025"), "--db-pool-size", "1024");
+    expect_error(ENV("FLOVYN_DB_POOL_SIZE=many"), ARGS("serve", "--memory"),
+                 "FLOVYN_DB_POOL_SIZE: \"many\"", "whole number");
+    expect_error(NULL, ARGS("serve", "--memory", "--no-migrate=yes"), "--no-migrate takes no value",
+                 NULL);
+}
+
+/* ---- Database commands ------------------------------------------------ */
+
+#define KEY_ID "0190c0de-0000-4000-8000-000000000001"
+
+static void test_app_config__migrate_command(void)
+{
+    expect_ok(NULL, ARGS("migrate", "--database-url", "postgres://x"));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_MIGRATE);
+    FV_ASSERT_INT_EQ(cfg.storage, FV_APP_STORAGE_POSTGRES);
+    FV_ASSERT_STR_EQ(cfg.database_url, "postgres://x");
+    expect_ok(ENV("DATABASE_URL=postgres://y", "FLOVYN_LOG_LEVEL=warn"), ARGS("migrate"));
+    FV_ASSERT_STR_EQ(cfg.database_url, "postgres://y");
+    FV_ASSERT_INT_EQ(cfg.log_level, FV_APP_LOG_WARN);
+    /* Settings of serve in the environment do not concern it. */
+    expect_ok(ENV("FLOVYN_GRPC_THREADS=lots", "FLOVYN_MEMORY=1", "DATABASE_URL=postgres://y"),
+              ARGS("migrate"));
+    expect_error(NULL, ARGS("migrate"), "migrate needs a database", "--database-url");
+    expect_error(NULL, ARGS("migrate", "--database-url", "postgres://x", "--memory"),
+                 "--memory is not an option of migrate", NULL);
+    expect_error(NULL, ARGS("migrate", "--database-url", "postgres://x", "now"),
+                 "unexpected argument \"now\"", "migrate takes options only");
+    expect_ok(NULL, ARGS("migrate", "--help"));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_HELP);
+}
+
+static void test_app_config__tenant_create_command(void)
+{
+    expect_ok(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "acme"));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_TENANT_CREATE);
+    FV_ASSERT_STR_EQ(cfg.tenant_slug, "acme");
+    CU_ASSERT_PTR_NULL(cfg.name);
+    expect_ok(ENV("DATABASE_URL=postgres://x"),
+              ARGS("tenant", "create", "--name", "Acme Inc.", "acme-2"));
+    FV_ASSERT_STR_EQ(cfg.tenant_slug, "acme-2");
+    FV_ASSERT_STR_EQ(cfg.name, "Acme Inc.");
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create"),
+                 "tenant create needs a SLUG", NULL);
+    /* --slug says the same. */
+    expect_ok(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "--slug", "acme-3"));
+    FV_ASSERT_STR_EQ(cfg.tenant_slug, "acme-3");
+    expect_ok(ENV("DATABASE_URL=postgres://x"),
+              ARGS("tenant", "create", "acme-3", "--slug=acme-3"));
+    FV_ASSERT_STR_EQ(cfg.tenant_slug, "acme-3");
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "a", "--slug", "b"),
+                 "the slug is given twice", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "--slug", "B!"),
+                 "tenant slug", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"),
+                 ARGS("key", "list", "--tenant", "acme", "--slug", "b"),
+                 "--slug is not an option of key list", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "Acme!"), "tenant slug",
+                 NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "a", "b"),
+                 "unexpected argument \"b\"", "takes one SLUG");
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("tenant", "create", "a", "--role", "admin"),
+                 "--role is not an option of tenant create", NULL);
+    expect_error(NULL, ARGS("tenant", "create", "acme"), "tenant create needs a database", NULL);
+    expect_error(NULL, ARGS("tenant"), "tenant needs a subcommand", NULL);
+    expect_error(NULL, ARGS("tenant", "delete", "acme"), "unknown command \"tenant delete\"", NULL);
+}
+
+static void test_app_config__key_commands(void)
+{
+    expect_ok(ENV("DATABASE_URL=postgres://x"),
+              ARGS("key", "create", "--tenant", "acme", "--role", "operator", "--name", "ci"));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_KEY_CREATE);
+    FV_ASSERT_STR_EQ(cfg.tenant_slug, "acme");
+    FV_ASSERT_INT_EQ(cfg.role, FV_ROLE_OPERATOR);
+    FV_ASSERT_STR_EQ(cfg.name, "ci");
+    expect_ok(ENV("DATABASE_URL=postgres://x"),
+              ARGS("key", "create", "--role=worker", "--tenant=acme"));
+    FV_ASSERT_INT_EQ(cfg.role, FV_ROLE_WORKER);
+    CU_ASSERT_PTR_NULL(cfg.name);
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("key", "create", "--tenant", "acme"),
+                 "key create needs --role", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"),
+                 ARGS("key", "create", "--tenant", "acme", "--role", "root"),
+                 "--role: \"root\" is not a role", "worker, operator or admin");
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("key", "create", "--role", "admin"),
+                 "key create needs --tenant SLUG", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"),
+                 ARGS("key", "create", "--role", "admin", "--tenant", "Not A Slug"), "--tenant",
+                 NULL);
+
+    expect_ok(ENV("DATABASE_URL=postgres://x"), ARGS("key", "list", "--tenant", "acme"));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_KEY_LIST);
+    FV_ASSERT_STR_EQ(cfg.tenant_slug, "acme");
+    expect_error(ENV("DATABASE_URL=postgres://x"),
+                 ARGS("key", "list", "--tenant", "acme", "--role", "admin"),
+                 "--role is not an option of key list", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("key", "list", "--tenant", "acme", "x"),
+                 "unexpected argument \"x\"", NULL);
+
+    expect_ok(ENV("DATABASE_URL=postgres://x"), ARGS("key", "revoke", "--tenant", "acme", KEY_ID));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_KEY_REVOKE);
+    FV_ASSERT_STR_EQ(cfg.key_id, KEY_ID);
+    expect_error(ENV("DATABASE_URL=postgres://x"), ARGS("key", "revoke", "--tenant", "acme"),
+                 "key revoke needs a KEY-ID", NULL);
+    expect_error(ENV("DATABASE_URL=postgres://x"),
+                 ARGS("key", "revoke", "--tenant", "acme", "flovyn_sk_abc"),
+                 "\"flovyn_sk_abc\" is not a key id", NULL);
+
+    expect_error(NULL, ARGS("key"), "key needs a subcommand", NULL);
+    expect_error(NULL, ARGS("key", "rotate"), "unknown command \"key rotate\"", NULL);
+    expect_error(NULL, ARGS("serve", "--memory", "--tenant", "acme"),
+                 "--tenant is not an option of serve", NULL);
+    expect_ok(NULL, ARGS("key", "create", "--help"));
+    FV_ASSERT_INT_EQ(cfg.command, FV_APP_CMD_HELP);
 }
 
 static void test_app_config__memory_flag_beats_a_database_url_in_the_environment(void)
@@ -329,7 +467,8 @@ static void test_app_config__bad_command_lines(void)
                  "--grpc-listen needs a value (HOST:PORT)", NULL);
     expect_error(NULL, ARGS("serve", "--grpc-listen", "--memory"), "--grpc-listen needs a value",
                  NULL);
-    expect_error(NULL, ARGS("start"), "unknown command \"start\"", "serve, version, help");
+    expect_error(NULL, ARGS("start"), "unknown command \"start\"",
+                 "serve, migrate, tenant, key, version, help");
     expect_error(NULL, ARGS("--memory", "serve"), "\"--memory\" comes before the command", NULL);
     expect_error(NULL, ARGS("version", "--memory"), "version takes no arguments", NULL);
     {
@@ -392,6 +531,19 @@ static void test_app_config__help_names_every_option_variable_and_default(void)
         "FLOVYN_DEV",
         "--credentials-file PATH",
         "FLOVYN_CREDENTIALS_FILE",
+        "--db-pool-size N",
+        "FLOVYN_DB_POOL_SIZE, default 8",
+        "--no-migrate",
+        "FLOVYN_NO_MIGRATE, default off",
+        "flovyn-server migrate",
+        "flovyn-server tenant create SLUG [--name NAME]",
+        "flovyn-server key create --tenant SLUG --role ROLE [--name NAME]",
+        "flovyn-server key list --tenant SLUG",
+        "flovyn-server key revoke --tenant SLUG KEY-ID",
+        "--tenant SLUG",
+        "--role ROLE",
+        "--name NAME",
+        "--slug SLUG",
     };
     static char text[16384];
     FILE *f = tmpfile();
@@ -484,7 +636,11 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_app_config__empty_environment_values_count_as_unset),
     FV_TEST_CASE(test_app_config__boolean_environment_values),
     FV_TEST_CASE(test_app_config__storage_must_be_chosen),
-    FV_TEST_CASE(test_app_config__postgres_is_refused_clearly),
+    FV_TEST_CASE(test_app_config__database_url_selects_postgres),
+    FV_TEST_CASE(test_app_config__pool_size_and_no_migrate),
+    FV_TEST_CASE(test_app_config__migrate_command),
+    FV_TEST_CASE(test_app_config__tenant_create_command),
+    FV_TEST_CASE(test_app_config__key_commands),
     FV_TEST_CASE(test_app_config__memory_flag_beats_a_database_url_in_the_environment),
     FV_TEST_CASE(test_app_config__two_storages_at_one_level_conflict),
     FV_TEST_CASE(test_app_config__bad_durations),
