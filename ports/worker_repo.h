@@ -166,13 +166,39 @@ typedef struct fv_worker_repo_ops {
 
     /* Record a sign of life of worker `id` at `now`. For heartbeats,
      * `health` and `health_degraded` replace the stored health info. Never
-     * changes the stored status. FV_E_NOT_FOUND. */
+     * changes the stored status. FV_E_NOT_FOUND, decided at once (never
+     * deferred to a later write).
+     *
+     * Buffering: an adapter may keep touches in memory for up to its flush
+     * interval instead of writing each one (the hottest write of the
+     * system; Postgres writes all buffered workers in one statement per
+     * flush). Then:
+     * - every op of this repository instance sees a touch at once (get,
+     *   list and its status filter and total, linked_workers, the peers of
+     *   register_worker, scan, count_by_status; remove_offline never
+     *   removes a worker that a buffered touch keeps alive), so jobs and
+     *   reads on the same server never take a worker for silent because its
+     *   touch is still buffered;
+     * - what derives liveness from stored rows elsewhere (the definition
+     *   repository's availability and worker counts, another process on
+     *   the same database) sees it within the flush interval, or after the
+     *   adapter's explicit flush (the contract suite's `flush`);
+     * - a clean shutdown of the adapter writes it;
+     * - a registration of the worker after a touch wins (it sets every time
+     *   and the health), as if the touch had been written first (at the
+     *   same millisecond the registration's health wins in any order);
+     * - times never move back: a touch older than the stored sign of life
+     *   may leave it as it is (callers pass a clock that does not go back;
+     *   this orders replicas that flush in any order).
+     * A worker removed by another process may still be acknowledged until
+     * the adapter's next flush notices it (Postgres: at most one flush
+     * interval); removed through this instance, it is NOT_FOUND at once. */
     fv_err (*touch)(void *self, const fv_uuid *tenant, const fv_uuid *id, fv_sign_of_life kind,
                     fv_time now, fv_json health, bool health_degraded, fv_error *err);
 
     /* A poll that names a worker by name: touch (FV_SIGN_POLL) the most
      * recently registered worker of the tenant with that name and return its
-     * id. FV_E_NOT_FOUND when none has it. */
+     * id. FV_E_NOT_FOUND when none has it. Buffered like touch. */
     fv_err (*touch_by_name)(void *self, const fv_uuid *tenant, const char *name, fv_time now,
                             fv_uuid *id_out, fv_error *err);
 

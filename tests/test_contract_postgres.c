@@ -13,7 +13,16 @@
  *   each worker declared them;
  * - text with the characters of array and JSON syntax round-trips;
  * - the heartbeat buffer: flushed on demand, by its thread, at shutdown, and
- *   kept (in order) when the database refuses a flush.
+ *   kept (in order) when the database refuses a flush;
+ * - signs of life coalesced: many heartbeats and polls of a worker within a
+ *   flush interval are one UPDATE statement of one row (counted by
+ *   triggers), read at once by the store that buffers them, by another
+ *   store after the flush or after the first one was freed; NOT_FOUND at
+ *   once for unknown workers, and from the next flush on for a worker
+ *   another store removed.
+ *
+ * FLOVYN_PG_HB_BENCH=<seconds> runs a heartbeat micro-bench instead (see
+ * bench() below).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,9 +31,12 @@
 #include <time.h>
 
 #include "adapters/crypto/crypto.h"
+#include "adapters/memory/mem_store.h"
 #include "adapters/postgres/migrate.h"
 #include "adapters/postgres/pg.h"
 #include "adapters/postgres/pg_store.h"
+#include "core/usecases/worker_usecases.h"
+#include "core/util/alloc.h"
 #include "core/util/arena.h"
 #include "tests/support/contract.h"
 #include "tests/support/cunit_main.h"
@@ -540,6 +552,272 @@ static void test_postgres__heartbeats_flushed_and_kept_at_shutdown(void)
     fv_pg_store_free(b);
 }
 
+/* A worker of race_tenant registered through store s at `now`. */
+static fv_uuid register_on(fv_pg_store *s, const char *name, fv_time now)
+{
+    fv_deps d;
+    fv_pg_store_deps(s, &d);
+    fv_registration reg;
+    memset(&reg, 0, sizeof reg);
+    reg.worker.id = fresh_id();
+    reg.worker.tenant_id = race_tenant;
+    reg.worker.name = name;
+    reg.worker.type = FV_WORKER_TASK;
+    reg.worker.status = FV_STATUS_ONLINE;
+    reg.now = now;
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_registration_outcome out;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_worker_repo_register(d.workers, &a, &reg, &out, &e), FV_OK);
+    fv_arena_release(&a);
+    return out.worker_id;
+}
+
+/* The worker as store s reads it (fatal unless found). */
+static fv_worker worker_on(fv_pg_store *s, fv_arena *a, const fv_uuid *id)
+{
+    fv_deps d;
+    fv_pg_store_deps(s, &d);
+    fv_worker w;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_worker_repo_get(d.workers, a, &race_tenant, id, &w, &e), FV_OK);
+    return w;
+}
+
+/* One integer from a statement of the test itself. */
+static long long query_int(const char *sql)
+{
+    fv_pg_conn *c;
+    fv_error e;
+    fv_arena a;
+    PGresult *r = NULL;
+    fv_arena_init(&a, 0);
+    fv_err rc = fv_pg_acquire(pool, &c, &e);
+    if (rc == FV_OK) {
+        rc = fv_pg_exec(c, &a, NULL, sql, 0, NULL, NULL, NULL, &r, &e);
+        fv_pg_release(pool, c);
+    }
+    long long v = rc == FV_OK && PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    if (rc != FV_OK)
+        fprintf(stderr, "\n  %s: %s: %s\n", sql, fv_err_name(rc), e.msg);
+    fv_arena_release(&a);
+    return v;
+}
+
+/* A clock for the use cases: 10 ms later at every reading. */
+static fv_time step_clock_at;
+
+static fv_time step_clock_now(void *self)
+{
+    (void)self;
+    return step_clock_at += 10;
+}
+
+static const fv_clock_ops step_clock_ops = {step_clock_now, NULL};
+
+/* Every UPDATE statement and row on table worker, counted by triggers. */
+static void count_worker_updates(void)
+{
+    exec_sql("CREATE TABLE IF NOT EXISTS test_update_log (level text NOT NULL)");
+    exec_sql("CREATE OR REPLACE FUNCTION test_log_update() RETURNS trigger LANGUAGE plpgsql "
+             "AS $$ BEGIN INSERT INTO test_update_log VALUES (TG_LEVEL); RETURN NULL; END $$");
+    exec_sql("CREATE OR REPLACE TRIGGER test_update_statements AFTER UPDATE ON worker "
+             "FOR EACH STATEMENT EXECUTE FUNCTION test_log_update()");
+    exec_sql("CREATE OR REPLACE TRIGGER test_update_rows AFTER UPDATE ON worker "
+             "FOR EACH ROW EXECUTE FUNCTION test_log_update()");
+    exec_sql("TRUNCATE test_update_log");
+}
+
+static void stop_counting_worker_updates(void)
+{
+    exec_sql("DROP TRIGGER test_update_statements ON worker");
+    exec_sql("DROP TRIGGER test_update_rows ON worker");
+    exec_sql("DROP TABLE test_update_log");
+    exec_sql("DROP FUNCTION test_log_update()");
+}
+
+static long long update_statements(void)
+{
+    return query_int("SELECT count(*) FROM test_update_log WHERE level = 'STATEMENT'");
+}
+
+static long long updated_rows(void)
+{
+    return query_int("SELECT count(*) FROM test_update_log WHERE level = 'ROW'");
+}
+
+/* Signs of life are coalesced: 60 heartbeats and 40 polls (by id and by
+ * name) of one worker within a flush interval cost no UPDATE until the
+ * flush, then one UPDATE statement of one row; the same store reads them at
+ * once, another store (a replica) after the flush, a new store after the
+ * first one was freed. NOT_FOUND still comes at once. */
+static void test_postgres__signs_of_life_coalesced_into_one_update(void)
+{
+    fv_pg_store *a = quiet_store(), *b = quiet_store();
+    const fv_time t0 = 1767225600000;
+    fv_uuid w = register_on(a, "hb-one", t0);
+    fv_deps d;
+    fv_pg_store_deps(a, &d);
+    d.clock = (fv_clock){&step_clock_ops, NULL};
+    step_clock_at = t0;
+    count_worker_updates();
+
+    char id_text[FV_UUID_STR_LEN + 1];
+    fv_uuid_format(&w, id_text);
+    fv_error e;
+    fv_heartbeat_request req;
+    memset(&req, 0, sizeof req);
+    req.tenant_id = race_tenant;
+    req.worker_id = w;
+    char health[64];
+    fv_time last_heartbeat = 0;
+    for (int i = 0; i < 100; i++) {
+        if (i % 5 == 1) {
+            FV_ASSERT_INT_EQ(fv_worker_record_poll(&d, &race_tenant, id_text, &e), FV_OK);
+        } else if (i % 5 == 3) {
+            FV_ASSERT_INT_EQ(fv_worker_record_poll(&d, &race_tenant, "hb-one", &e), FV_OK);
+        } else {
+            snprintf(health, sizeof health, "{\"beat\":%d}", i);
+            req.health_info = (fv_json){health, strlen(health)};
+            req.health_degraded = i % 2 == 0;
+            FV_ASSERT_INT_EQ(fv_worker_heartbeat(&d, &req, &e), FV_OK);
+            last_heartbeat = step_clock_at;
+        }
+    }
+    const fv_time last_seen = step_clock_at;
+    const char *last_health = "{\"beat\":99}"; /* i = 99: a heartbeat, not degraded */
+    FV_ASSERT_INT_EQ(update_statements(), 0);
+
+    fv_arena ar;
+    fv_arena_init(&ar, 0);
+    fv_worker wa = worker_on(a, &ar, &w);
+    FV_ASSERT_INT_EQ(wa.last_seen_at, last_seen);
+    FV_ASSERT_INT_EQ(wa.last_heartbeat_at, last_heartbeat);
+    CU_ASSERT(wa.health_info.p != NULL && strcmp(wa.health_info.p, last_health) == 0);
+    CU_ASSERT(!wa.health_degraded);
+    fv_worker wb = worker_on(b, &ar, &w);
+    FV_ASSERT_INT_EQ(wb.last_seen_at, t0); /* not written yet */
+
+    /* NOT_FOUND at once: an unknown id, a worker of another tenant. */
+    req.worker_id = fresh_id();
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&d, &req, &e), FV_E_NOT_FOUND);
+    req.worker_id = w;
+    req.tenant_id = fresh_id();
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&d, &req, &e), FV_E_NOT_FOUND);
+    req.tenant_id = race_tenant;
+    FV_ASSERT_INT_EQ(fv_worker_record_poll(&d, &race_tenant, "nobody", &e), FV_E_NOT_FOUND);
+
+    fv_pg_store_flush(a);
+    FV_ASSERT_INT_EQ(update_statements(), 1);
+    FV_ASSERT_INT_EQ(updated_rows(), 1);
+    wb = worker_on(b, &ar, &w);
+    FV_ASSERT_INT_EQ(wb.last_seen_at, last_seen);
+    FV_ASSERT_INT_EQ(wb.last_heartbeat_at, last_heartbeat);
+    CU_ASSERT(wb.health_info.p != NULL && strcmp(wb.health_info.p, last_health) == 0);
+    CU_ASSERT(!wb.health_degraded);
+    fv_pg_store_flush(a); /* nothing left: no statement */
+    FV_ASSERT_INT_EQ(update_statements(), 1);
+
+    /* One more, then a clean shutdown writes it (one more UPDATE). */
+    req.health_info = (fv_json){"{\"beat\":\"last\"}", 15};
+    req.health_degraded = true;
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&d, &req, &e), FV_OK);
+    const fv_time final_beat = step_clock_at;
+    fv_pg_store_free(a);
+    FV_ASSERT_INT_EQ(update_statements(), 2);
+    fv_pg_store *c = quiet_store();
+    fv_worker wc = worker_on(c, &ar, &w);
+    FV_ASSERT_INT_EQ(wc.last_heartbeat_at, final_beat);
+    FV_ASSERT_INT_EQ(wc.last_seen_at, final_beat);
+    CU_ASSERT(wc.health_info.p != NULL && strcmp(wc.health_info.p, "{\"beat\":\"last\"}") == 0);
+    CU_ASSERT(wc.health_degraded);
+    fv_time newest;
+    FV_ASSERT_INT_EQ(history_len(c, &w, &newest), 5);
+    FV_ASSERT_INT_EQ(newest, final_beat);
+    stop_counting_worker_updates();
+    fv_arena_release(&ar);
+    fv_pg_store_free(b);
+    fv_pg_store_free(c);
+}
+
+/* The cache of known workers across stores (replicas): a worker registered
+ * elsewhere is found by one read; one removed elsewhere is NOT_FOUND from
+ * the first flush that finds its row gone, and what was buffered for it
+ * meanwhile (its heartbeat history included) is dropped. */
+static void test_postgres__workers_of_other_stores(void)
+{
+    fv_pg_store *a = quiet_store(), *b = quiet_store();
+    fv_deps da, db_;
+    fv_pg_store_deps(a, &da);
+    fv_pg_store_deps(b, &db_);
+    da.clock = (fv_clock){&step_clock_ops, NULL};
+    step_clock_at = 1767225600000;
+    fv_uuid w = register_on(b, "elsewhere", step_clock_at);
+    fv_heartbeat_request req;
+    memset(&req, 0, sizeof req);
+    req.tenant_id = race_tenant;
+    req.worker_id = w;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&da, &req, &e), FV_OK); /* a read, then known */
+    fv_pg_store_flush(a);
+    FV_ASSERT_INT_EQ(fv_worker_unregister(&db_, &race_tenant, &w, &e), FV_OK);
+    /* a still knows w: this one is acknowledged, and dropped by the flush. */
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&da, &req, &e), FV_OK);
+    fv_pg_store_flush(a);
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&da, &req, &e), FV_E_NOT_FOUND);
+    FV_ASSERT_INT_EQ(history_len(b, &w, NULL), 0);
+    FV_ASSERT_INT_EQ(history_len(a, &w, NULL), 0);
+    /* Removed by this store: NOT_FOUND at once. */
+    fv_uuid v = register_on(a, "here", step_clock_at);
+    req.worker_id = v;
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&da, &req, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_worker_unregister(&da, &race_tenant, &v, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_worker_heartbeat(&da, &req, &e), FV_E_NOT_FOUND);
+    fv_pg_store_free(a);
+    FV_ASSERT_INT_EQ(history_len(b, &v, NULL), 0);
+    fv_pg_store_free(b);
+}
+
+/* fv_pg_exec never answers RESOURCE_EXHAUSTED after its statement ran:
+ * with the Nth allocation failing, N = 0, 1, ..., an autocommit INSERT
+ * either failed before running (no row) or succeeded (one row); named
+ * (prepared and cached) and unnamed. */
+static void test_postgres__exec_exhausted_only_before_the_statement(void)
+{
+    exec_sql("CREATE TABLE test_exec_once (name text NOT NULL)");
+    static const char *const names[] = {NULL, "TestExecOnce"};
+    for (int k = 0; k < 2; k++) {
+        const char *sql = k == 0 ? "INSERT INTO test_exec_once VALUES ('unnamed')"
+                                 : "INSERT INTO test_exec_once VALUES ('named')";
+        char count_sql[96];
+        snprintf(count_sql, sizeof count_sql,
+                 "SELECT count(*) FROM test_exec_once WHERE name = '%s'",
+                 k == 0 ? "unnamed" : "named");
+        fv_err rc = FV_E_EXHAUSTED;
+        int n;
+        for (n = 0; n < 100 && rc == FV_E_EXHAUSTED; n++) {
+            fv_pg_conn *c;
+            fv_error e;
+            FV_ASSERT_INT_EQ(fv_pg_acquire(pool, &c, &e), FV_OK);
+            fv_arena a;
+            fv_arena_init(&a, 0);
+            PGresult *r;
+            fv_alloc_fail_after(n);
+            rc = fv_pg_exec(c, &a, names[k], sql, 0, NULL, NULL, NULL, &r, &e);
+            fv_alloc_fail_reset();
+            fv_arena_release(&a);
+            fv_pg_release(pool, c);
+            if (rc == FV_E_EXHAUSTED)
+                FV_ASSERT_INT_EQ(query_int(count_sql), 0);
+        }
+        FV_ASSERT_INT_EQ(rc, FV_OK);
+        CU_ASSERT(n > 1); /* the first allocations did fail */
+        FV_ASSERT_INT_EQ(query_int(count_sql), 1);
+    }
+    exec_sql("DROP TABLE test_exec_once");
+}
+
 /* The flusher thread writes within its interval (polled, never timed). */
 static void test_postgres__flusher_writes_by_itself(void)
 {
@@ -564,29 +842,49 @@ static void test_postgres__flusher_writes_by_itself(void)
 }
 
 /* A flush the database refuses keeps its heartbeats, older than those
- * recorded since; the next flush writes all of them in order. */
+ * recorded since, and its signs of life; the next flush writes all of them
+ * in order. */
 static void test_postgres__failed_flush_keeps_heartbeats(void)
 {
     fv_uuid w = fresh_id();
     fv_pg_store *a = quiet_store(), *b = quiet_store();
     record(a, &w, 1000);
     record(a, &w, 2000);
+    /* And a sign of life (written in a transaction of its own, refused by
+     * a constraint of its own). */
+    fv_uuid alive = register_on(a, "alive", 1000);
+    fv_deps d;
+    fv_pg_store_deps(a, &d);
+    fv_error te;
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(d.workers, &race_tenant, &alive, FV_SIGN_POLL, 2500,
+                                          FV_JSON_NONE, false, &te),
+                     FV_OK);
+    fv_arena ar;
+    fv_arena_init(&ar, 0);
     exec_sql("ALTER TABLE worker_heartbeat ADD CONSTRAINT test_refuse CHECK (at < 'epoch') "
+             "NOT VALID");
+    exec_sql("ALTER TABLE worker ADD CONSTRAINT test_refuse_seen CHECK (last_seen_at < 'epoch') "
              "NOT VALID");
     log_reset();
     fv_pg_store_flush(a);
     pthread_mutex_lock(&log_mu);
     CU_ASSERT(strstr(log_buf, "could not write 2 buffered heartbeats") != NULL);
+    CU_ASSERT(strstr(log_buf, "could not write the signs of life of 1 workers") != NULL);
     pthread_mutex_unlock(&log_mu);
     record(a, &w, 3000);
     fv_time newest;
     FV_ASSERT_INT_EQ(history_len(a, &w, &newest), 3);
     FV_ASSERT_INT_EQ(newest, 3000);
     FV_ASSERT_INT_EQ(history_len(b, &w, NULL), 0);
+    FV_ASSERT_INT_EQ(worker_on(a, &ar, &alive).last_seen_at, 2500);
+    FV_ASSERT_INT_EQ(worker_on(b, &ar, &alive).last_seen_at, 1000);
     exec_sql("ALTER TABLE worker_heartbeat DROP CONSTRAINT test_refuse");
+    exec_sql("ALTER TABLE worker DROP CONSTRAINT test_refuse_seen");
     fv_pg_store_flush(a);
     FV_ASSERT_INT_EQ(history_len(b, &w, &newest), 3);
     FV_ASSERT_INT_EQ(newest, 3000);
+    FV_ASSERT_INT_EQ(worker_on(b, &ar, &alive).last_seen_at, 2500);
+    fv_arena_release(&ar);
     fv_pg_store_free(a);
     fv_pg_store_free(b);
 }
@@ -597,7 +895,285 @@ static const fv_test_case race_cases[] = {
     FV_TEST_CASE(test_postgres__heartbeats_flushed_and_kept_at_shutdown),
     FV_TEST_CASE(test_postgres__flusher_writes_by_itself),
     FV_TEST_CASE(test_postgres__failed_flush_keeps_heartbeats),
+    FV_TEST_CASE(test_postgres__signs_of_life_coalesced_into_one_update),
+    FV_TEST_CASE(test_postgres__workers_of_other_stores),
+    FV_TEST_CASE(test_postgres__exec_exhausted_only_before_the_statement),
 };
+
+/* ------------------------------------------------------------------------
+ * Heartbeat micro-bench (not a test): FLOVYN_PG_HB_BENCH=<seconds> runs it
+ * instead of the suites, against the cluster of FLOVYN_TEST_PG_URL_FILE
+ * (scripts/pg-test-cluster.sh start DIR writes DIR/url). Heartbeats go
+ * through the use case (fv_worker_heartbeat) from FLOVYN_PG_HB_THREADS
+ * threads (default 8) over FLOVYN_PG_HB_WORKERS workers (default 1000).
+ * Prints heartbeats per second and what they cost the database (commits,
+ * worker rows updated, heartbeat rows inserted, WAL bytes, counted by the
+ * server's statistics after every session ended), then the time of a page
+ * of 50 workers with and without buffered touches. Asserts nothing.
+ */
+
+static double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void bench_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static fv_pg_pool *bench_pool(int size)
+{
+    fv_pg_pool_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.url = db.url;
+    cfg.size = size;
+    fv_error e;
+    fv_pg_pool *p = fv_pg_pool_new(&cfg, &e);
+    if (p == NULL) {
+        fprintf(stderr, "bench: pool: %s\n", e.msg);
+        exit(EXIT_FAILURE);
+    }
+    return p;
+}
+
+typedef struct bench_stats {
+    long long commits, worker_updates, heartbeat_inserts, wal_bytes;
+} bench_stats;
+
+/* The server's counters once every session of the run has ended (a
+ * backend reports its statistics when it exits). */
+static bench_stats bench_read_stats(void)
+{
+    bench_sleep_ms(1500);
+    fv_pg_pool *p = bench_pool(1);
+    fv_pg_conn *c;
+    fv_error e;
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    PGresult *r = NULL;
+    bench_stats st = {0, 0, 0, 0};
+    fv_err rc = fv_pg_acquire(p, &c, &e);
+    if (rc == FV_OK) {
+        rc = fv_pg_exec(
+            c, &a, NULL,
+            "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),"
+            " (SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'worker'),"
+            " (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'worker_heartbeat'),"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint",
+            0, NULL, NULL, NULL, &r, &e);
+        fv_pg_release(p, c);
+    }
+    if (rc != FV_OK) {
+        fprintf(stderr, "bench: statistics: %s\n", e.msg);
+        exit(EXIT_FAILURE);
+    }
+    st.commits = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    st.worker_updates = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    st.heartbeat_inserts = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    st.wal_bytes = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    fv_arena_release(&a);
+    fv_pg_pool_free(p);
+    return st;
+}
+
+typedef struct bench_thread {
+    fv_deps *d;
+    const fv_uuid *workers;
+    size_t n_workers, first;
+    double until;
+    long long done;
+    fv_err rc;
+    char msg[FV_ERROR_MSG_MAX];
+} bench_thread;
+
+static void *bench_heartbeats(void *arg)
+{
+    bench_thread *t = arg;
+    static const char health[] = "{\"cpu\":0.5,\"queue\":3}";
+    size_t i = t->first;
+    while (t->rc == FV_OK) {
+        for (int k = 0; k < 64 && t->rc == FV_OK; k++) {
+            fv_heartbeat_request req;
+            memset(&req, 0, sizeof req);
+            req.tenant_id = race_tenant;
+            req.worker_id = t->workers[i];
+            req.health_info = (fv_json){health, sizeof health - 1};
+            fv_error e;
+            fv_error_clear(&e);
+            t->rc = fv_worker_heartbeat(t->d, &req, &e);
+            if (t->rc != FV_OK)
+                snprintf(t->msg, sizeof t->msg, "%s", e.msg);
+            t->done++;
+            i = (i + 1) % t->n_workers;
+        }
+        if (bench_now() >= t->until)
+            break;
+    }
+    return NULL;
+}
+
+static size_t bench_env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    long n = v != NULL ? strtol(v, NULL, 10) : 0;
+    return n > 0 ? (size_t)n : dflt;
+}
+
+/* Microseconds per page of 50 workers (no filter, then status ONLINE);
+ * with `retouch`, a poll of every worker is buffered again before each
+ * page (not timed). */
+static void bench_lists(fv_deps *d, const char *label, const fv_uuid *retouch, size_t n_workers)
+{
+    fv_worker_filter f;
+    memset(&f, 0, sizeof f);
+    f.tenant_id = race_tenant;
+    f.space.mode = FV_SPACE_ANY;
+    const fv_liveness l = FV_LIVENESS_DEFAULTS;
+    fv_page page = {50, 0};
+    fv_time now = fv_clock_now(d->clock);
+    for (int filtered = 0; filtered < 2; filtered++) {
+        f.has_status = filtered != 0;
+        f.status = FV_STATUS_ONLINE;
+        enum { LISTS = 200 };
+        fv_arena a;
+        fv_arena_init(&a, 0);
+        double spent = 0;
+        long long total = 0;
+        for (int i = 0; i < LISTS; i++) {
+            fv_worker_list wl;
+            fv_error e;
+            for (size_t k = 0; retouch != NULL && k < n_workers; k++)
+                if (fv_worker_repo_touch(d->workers, &race_tenant, &retouch[k], FV_SIGN_POLL, now,
+                                         FV_JSON_NONE, false, &e) != FV_OK)
+                    exit(EXIT_FAILURE);
+            double t0 = bench_now();
+            fv_err rc = fv_worker_repo_list(d->workers, &a, &f, page, now, &l, &wl, &e);
+            spent += bench_now() - t0;
+            if (rc != FV_OK) {
+                fprintf(stderr, "bench: list: %s\n", e.msg);
+                exit(EXIT_FAILURE);
+            }
+            total = wl.total;
+            fv_arena_reset(&a);
+        }
+        double us = spent / LISTS * 1e6;
+        fv_arena_release(&a);
+        printf("  list 50 of %lld%s, %s: %.0f us\n", total, filtered ? " (status ONLINE)" : "",
+               label, us);
+    }
+}
+
+static int bench(double seconds)
+{
+    size_t n_workers = bench_env_size("FLOVYN_PG_HB_WORKERS", 1000);
+    size_t n_threads = bench_env_size("FLOVYN_PG_HB_THREADS", 8);
+    if (n_threads > 64)
+        n_threads = 64;
+    fv_error e;
+    fv_uuid *workers = fv_calloc(n_workers, sizeof *workers);
+    if (workers == NULL || empty_tables() != 0)
+        return EXIT_FAILURE;
+    /* Only the bench's own sessions from here on (statistics). */
+    fv_pg_pool_free(pool);
+    pool = NULL;
+
+    /* Workers of one tenant, registered by a store that is then closed. */
+    fv_pg_pool *p = bench_pool(2);
+    fv_pg_store *s = fv_pg_store_new(p, NULL, &e);
+    fv_deps d;
+    memset(&d, 0, sizeof d);
+    fv_pg_store_deps(s, &d);
+    d.clock = fv_system_clock();
+    fv_tenant tenant = {race_tenant, "bench", "Bench", 1767225600000};
+    if (fv_tenant_store_create_tenant(d.tenants, &tenant, &e) != FV_OK)
+        return EXIT_FAILURE;
+    for (size_t i = 0; i < n_workers; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bench-%05zu", i);
+        fv_registration reg;
+        memset(&reg, 0, sizeof reg);
+        reg.worker.id = fresh_id();
+        reg.worker.tenant_id = race_tenant;
+        reg.worker.name = name;
+        reg.worker.type = FV_WORKER_TASK;
+        reg.worker.status = FV_STATUS_ONLINE;
+        reg.now = fv_clock_now(d.clock);
+        fv_arena a;
+        fv_arena_init(&a, 0);
+        fv_registration_outcome out;
+        if (fv_worker_repo_register(d.workers, &a, &reg, &out, &e) != FV_OK) {
+            fprintf(stderr, "bench: register: %s\n", e.msg);
+            return EXIT_FAILURE;
+        }
+        workers[i] = out.worker_id;
+        fv_arena_release(&a);
+    }
+    fv_pg_store_free(s);
+    fv_pg_pool_free(p);
+    bench_stats before = bench_read_stats();
+
+    /* The heartbeats. */
+    p = bench_pool((int)n_threads + 2);
+    s = fv_pg_store_new(p, NULL, &e);
+    fv_pg_store_deps(s, &d);
+    bench_thread th[64];
+    pthread_t tid[64];
+    double t0 = bench_now();
+    for (size_t i = 0; i < n_threads; i++) {
+        th[i] = (bench_thread){&d,           workers, n_workers, i * n_workers / n_threads,
+                               t0 + seconds, 0,       FV_OK,     ""};
+        if (pthread_create(&tid[i], NULL, bench_heartbeats, &th[i]) != 0)
+            return EXIT_FAILURE;
+    }
+    long long done = 0;
+    for (size_t i = 0; i < n_threads; i++) {
+        pthread_join(tid[i], NULL);
+        done += th[i].done;
+        if (th[i].rc != FV_OK) {
+            fprintf(stderr, "bench: heartbeat: %s: %s\n", fv_err_name(th[i].rc), th[i].msg);
+            return EXIT_FAILURE;
+        }
+    }
+    double elapsed = bench_now() - t0;
+    double f0 = bench_now();
+    fv_pg_store_free(s);
+    double final_flush = bench_now() - f0;
+    fv_pg_pool_free(p);
+    bench_stats after = bench_read_stats();
+
+    printf("heartbeats: %zu threads, %zu workers, %.1f s\n", n_threads, n_workers, elapsed);
+    printf("  %lld heartbeats, %.0f per second, %.1f us each per thread\n", done, done / elapsed,
+           elapsed * 1e6 * (double)n_threads / (double)done);
+    printf("  final flush at free: %.1f ms\n", final_flush * 1e3);
+    long long commits = after.commits - before.commits;
+    long long upd = after.worker_updates - before.worker_updates;
+    long long ins = after.heartbeat_inserts - before.heartbeat_inserts;
+    long long wal = after.wal_bytes - before.wal_bytes;
+    printf("  commits %lld (%.4f per heartbeat), worker rows updated %lld (%.4f per heartbeat)\n",
+           commits, (double)commits / (double)done, upd, (double)upd / (double)done);
+    printf("  heartbeat rows inserted %lld, WAL %.1f MB (%.0f bytes per heartbeat)\n", ins,
+           (double)wal / 1e6, (double)wal / (double)done);
+
+    /* Pages of workers, with nothing buffered, then with a touch of every
+     * worker buffered before each page (a store whose flusher waits an
+     * hour). */
+    p = bench_pool(2);
+    fv_pg_store_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.heartbeat_flush_ms = 3600 * 1000;
+    s = fv_pg_store_new(p, &cfg, &e);
+    fv_pg_store_deps(s, &d);
+    bench_lists(&d, "nothing buffered", NULL, 0);
+    bench_lists(&d, "every worker's touch buffered", workers, n_workers);
+    fv_pg_store_free(s);
+    fv_pg_pool_free(p);
+    fv_free(workers);
+    return EXIT_SUCCESS;
+}
 
 /* ------------------------------------------------------------------------ */
 
@@ -621,6 +1197,11 @@ int main(void)
     const fv_pg_migration *list = fv_pg_migrations(&n);
     if (fv_pg_migrate(pool, list, n, NULL, &e) != FV_OK) {
         fprintf(stderr, "contract: could not migrate: %s\n", e.msg);
+        goto done;
+    }
+    const char *bench_seconds = getenv("FLOVYN_PG_HB_BENCH");
+    if (bench_seconds != NULL) {
+        failed = bench(strtod(bench_seconds, NULL)) == EXIT_SUCCESS ? 0 : 1;
         goto done;
     }
     failed = fv_contract_run(&postgres_adapter);

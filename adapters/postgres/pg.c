@@ -788,9 +788,15 @@ fv_err fv_pg_error(fv_pg_conn *c, const PGresult *res, const char *what, fv_erro
 /* Statements                                                               */
 /* ------------------------------------------------------------------------ */
 
-static void clear_result(void *r)
+/* The cleanup of a result, registered on the arena before the statement
+ * runs (the slot is filled after), so that no failure to allocate can
+ * follow a statement that ran: an autocommit write that happened is never
+ * answered RESOURCE_EXHAUSTED. */
+static void clear_result_slot(void *p)
 {
-    PQclear(r);
+    PGresult **slot = p;
+    PQclear(*slot);
+    *slot = NULL;
 }
 
 fv_err fv_pg_exec(fv_pg_conn *c, fv_arena *a, const char *name, const char *sql, int n,
@@ -798,6 +804,7 @@ fv_err fv_pg_exec(fv_pg_conn *c, fv_arena *a, const char *name, const char *sql,
                   fv_error *err)
 {
     PGresult *r;
+    PGresult **slot = NULL;
     char what[160];
 
     *out = NULL;
@@ -805,6 +812,14 @@ fv_err fv_pg_exec(fv_pg_conn *c, fv_arena *a, const char *name, const char *sql,
     if (c->pg == NULL || c->broken)
         return fv_error_set(err, FV_E_UNAVAILABLE, "could not %s: %s", what,
                             "the database connection was lost");
+    if (a != NULL) {
+        slot = fv_arena_alloc(a, sizeof *slot);
+        if (slot == NULL)
+            return fv_error_set(err, FV_E_EXHAUSTED, "could not %s: out of memory", what);
+        *slot = NULL;
+        if (!fv_arena_add_cleanup(a, clear_result_slot, slot))
+            return fv_error_set(err, FV_E_EXHAUSTED, "could not %s: out of memory", what);
+    }
 
     if (name == NULL || name[0] == '\0') {
         r = PQexecParams(c->pg, sql, n, NULL, values, lengths, formats, 0);
@@ -839,10 +854,8 @@ fv_err fv_pg_exec(fv_pg_conn *c, fv_arena *a, const char *name, const char *sql,
         PQclear(r);
         return rc;
     }
-    if (a != NULL && !fv_arena_add_cleanup(a, clear_result, r)) {
-        PQclear(r);
-        return fv_error_set(err, FV_E_EXHAUSTED, "could not %s: out of memory", what);
-    }
+    if (slot != NULL)
+        *slot = r; /* cleared with the arena */
     *out = r;
     return FV_OK;
 }

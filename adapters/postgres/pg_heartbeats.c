@@ -1,10 +1,13 @@
 /*
  * The heartbeat store on Postgres (ports/heartbeat_store.h), with
- * coalesced writes: a recorded heartbeat goes into an in-memory buffer (at
- * most `heartbeat_history_max` per worker, the newest), and a flusher thread
- * writes the whole buffer every `flush_ms` as one transaction of two
- * statements (insert the batch, trim each flushed worker to its newest N),
- * so the hottest write of the system costs no commit of its own.
+ * coalesced writes, and the store's flusher: a recorded heartbeat goes into
+ * an in-memory buffer (at most `heartbeat_history_max` per worker, the
+ * newest), and a flusher thread writes every `flush_ms` first the buffered
+ * signs of life of the worker repository (pg_workers.c: one transaction,
+ * one UPDATE of every buffered worker), then the whole heartbeat buffer as
+ * one transaction of two statements (insert the batch, trim each flushed
+ * worker to its newest N). So the hottest write of the system, a
+ * heartbeat, costs no statement and no commit of its own.
  *
  * What the spec asks of a buffering store holds:
  * - a recorded heartbeat is visible at once to reads of this store (reads
@@ -12,7 +15,8 @@
  *   processes within one flush interval;
  * - a clean shutdown (fv_pg_store_free) writes what is buffered; a flush
  *   that fails (database down) puts its heartbeats back, older than those
- *   recorded since, and the next flush retries.
+ *   recorded since (the signs of life leave their buffer only once
+ *   written), and the next flush retries.
  *
  * Locks: `mu` guards the buffer and is held only for memory work, never
  * around a statement, so recording never waits for the database. `io`
@@ -290,9 +294,11 @@ done:
     return rc;
 }
 
-/* Take the buffer, write it, put it back if that failed. */
-static void flush_now(fv__pg_hb *h)
+/* Take the buffer, write it, put it back if that failed; FV_OK or why
+ * not (logged). */
+static fv_err flush_now(fv__pg_hb *h, fv_error *out)
 {
+    fv_err rc = FV_OK;
     pthread_rwlock_wrlock(&h->io);
     pthread_mutex_lock(&h->mu);
     hb_map batch = h->buf;
@@ -302,7 +308,9 @@ static void flush_now(fv__pg_hb *h)
     if (count > 0) {
         fv_error err;
         fv_error_clear(&err);
-        fv_err rc = write_batch(h, &batch, &err);
+        rc = write_batch(h, &batch, &err);
+        if (rc != FV_OK && out != NULL)
+            *out = err;
         if (rc != FV_OK) {
             pthread_mutex_lock(&h->mu);
             size_t dropped = map_merge_back(&h->buf, &batch, h->keep);
@@ -315,6 +323,21 @@ static void flush_now(fv__pg_hb *h)
     }
     map_release(&batch);
     pthread_rwlock_unlock(&h->io);
+    return rc;
+}
+
+void fv__pg_hb_drop_buffered(fv_pg_store *s, const fv_uuid *workers, size_t n)
+{
+    fv__pg_hb *h = s->hb;
+    if (n == 0 || h == NULL)
+        return;
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < n; i++) {
+        hb_ring *r = map_find(&h->buf, &workers[i]);
+        if (r != NULL)
+            ring_clear(r, &h->buf.entries);
+    }
+    pthread_mutex_unlock(&h->mu);
 }
 
 static void *flusher(void *arg)
@@ -336,8 +359,11 @@ static void *flusher(void *arg)
             break;
         bool pending = h->buf.entries > 0;
         pthread_mutex_unlock(&h->mu);
-        if (pending)
-            flush_now(h);
+        if (pending || fv__pg_touches_pending(h->s) > 0) {
+            fv_error err;
+            fv_error_clear(&err);
+            (void)fv__pg_hb_flush(h->s, &err); /* logged; kept for the next one */
+        }
         pthread_mutex_lock(&h->mu);
     }
     pthread_mutex_unlock(&h->mu);
@@ -386,10 +412,15 @@ void fv__pg_hb_stop(fv_pg_store *s)
     pthread_mutex_unlock(&h->mu);
     if (h->started)
         pthread_join(h->thread, NULL);
-    flush_now(h);
-    if (h->buf.entries > 0)
-        fv__pg_log(s, FV_PG_LOG_ERROR, "%zu heartbeats could not be written at shutdown",
-                   h->buf.entries);
+    fv_error err;
+    fv_error_clear(&err);
+    (void)fv__pg_hb_flush(s, &err);
+    size_t touches = fv__pg_touches_pending(s);
+    if (h->buf.entries > 0 || touches > 0)
+        fv__pg_log(s, FV_PG_LOG_ERROR,
+                   "%zu heartbeats and the signs of life of %zu workers could not be written at "
+                   "shutdown",
+                   h->buf.entries, touches);
     map_release(&h->buf);
     pthread_cond_destroy(&h->wake);
     pthread_rwlock_destroy(&h->io);
@@ -398,9 +429,13 @@ void fv__pg_hb_stop(fv_pg_store *s)
     s->hb = NULL;
 }
 
-void fv__pg_hb_flush(fv_pg_store *s)
+fv_err fv__pg_hb_flush(fv_pg_store *s, fv_error *err)
 {
-    flush_now(s->hb);
+    /* Signs of life first, each in its own transaction, so that a flush of
+     * touches (its row locks) never waits for a large batch of history. */
+    fv_err rc = fv__pg_touches_flush(s, err);
+    fv_err hrc = flush_now(s->hb, rc == FV_OK ? err : NULL);
+    return rc != FV_OK ? rc : hrc;
 }
 
 /* ------------------------------------------------------------------------ */

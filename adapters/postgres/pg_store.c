@@ -40,7 +40,12 @@ fv_pg_store *fv_pg_store_new(fv_pg_pool *pool, const fv_pg_store_config *cfg, fv
     }
     s->def_views[0] = (fv__pg_def_view){s, FV_DEF_WORKFLOW};
     s->def_views[1] = (fv__pg_def_view){s, FV_DEF_TASK};
+    if (fv__pg_touches_new(s, err) != FV_OK) {
+        fv_free(s);
+        return NULL;
+    }
     if (fv__pg_hb_start(s, err) != FV_OK) {
+        fv__pg_touches_free(s);
         fv_free(s);
         return NULL;
     }
@@ -51,7 +56,8 @@ void fv_pg_store_free(fv_pg_store *s)
 {
     if (s == NULL)
         return;
-    fv__pg_hb_stop(s);
+    fv__pg_hb_stop(s); /* writes both buffers */
+    fv__pg_touches_free(s);
     fv_free(s);
 }
 
@@ -66,7 +72,9 @@ void fv_pg_store_deps(fv_pg_store *s, fv_deps *out)
 
 void fv_pg_store_flush(fv_pg_store *s)
 {
-    fv__pg_hb_flush(s);
+    fv_error err;
+    fv_error_clear(&err);
+    (void)fv__pg_hb_flush(s, &err); /* a failure is logged and kept buffered */
 }
 
 void fv__pg_log(const fv_pg_store *s, fv_pg_log_level level, const char *fmt, ...)

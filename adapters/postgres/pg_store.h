@@ -8,13 +8,21 @@
  * The store needs the schema of migrations/ (the caller runs the migrations
  * first); it never creates or alters tables itself.
  *
- * Heartbeats are coalesced: a recorded heartbeat waits in memory and a
- * flusher thread writes all of them in one statement every
- * `heartbeat_flush_ms`; reads of the heartbeat store merge what is still
- * buffered, so a recorded heartbeat is visible at once in this process, in
- * the database within one flush interval, and written by fv_pg_store_flush
- * and fv_pg_store_free (a clean shutdown keeps every acknowledged
- * heartbeat).
+ * Heartbeats are coalesced, both their history and the sign of life they
+ * give the worker (last_seen_at, last_heartbeat_at, health; polls likewise):
+ * they wait in memory, per worker, and a flusher thread writes all of them
+ * every `heartbeat_flush_ms` (one UPDATE of every buffered worker, then one
+ * INSERT of the history and its trim), so a heartbeat costs no commit of
+ * its own; only a worker the store does not know yet costs one indexed read
+ * (SendHeartbeat still answers NOT_FOUND at once). Reads of the store see
+ * what is still buffered (they merge it, or, where SQL decides on the last
+ * sign of life: a status filter, the jobs' scans, the metrics count,
+ * retention, write the buffered signs of life first), so a heartbeat is
+ * visible at once in this process, to other processes and to the
+ * definition repository's derived availability within one flush interval,
+ * and written by fv_pg_store_flush and fv_pg_store_free (a clean shutdown
+ * keeps every acknowledged heartbeat). ports/worker_repo.h (touch) has the
+ * contract.
  */
 #ifndef FV_ADAPTERS_POSTGRES_PG_STORE_H
 #define FV_ADAPTERS_POSTGRES_PG_STORE_H
@@ -31,7 +39,8 @@ typedef struct fv_pg_store fv_pg_store;
 typedef struct fv_pg_store_config {
     size_t heartbeat_history_max; /* heartbeats kept per worker, default 100 */
     size_t status_history_max;    /* status changes kept per worker, default 100 */
-    int heartbeat_flush_ms;       /* flush interval of buffered heartbeats, default 200 */
+    int heartbeat_flush_ms;       /* flush interval of buffered heartbeats and signs of
+                                     life, default 200 (far below the liveness thresholds) */
     fv_pg_log_fn log;             /* optional: failed flushes are reported here */
     void *log_user;
 } fv_pg_store_config;
@@ -60,9 +69,9 @@ void fv_pg_store_free(fv_pg_store *s);
 void fv_pg_store_deps(fv_pg_store *s, fv_deps *out);
 
 /*
- * Write every heartbeat buffered so far now (tests, shutdown). A failure is
- * reported through the log hook and the heartbeats stay buffered for the
- * next flush. Thread-safe.
+ * Write every heartbeat and sign of life buffered so far now (tests,
+ * shutdown). A failure is reported through the log hook and everything
+ * stays buffered for the next flush. Thread-safe.
  */
 void fv_pg_store_flush(fv_pg_store *s);
 

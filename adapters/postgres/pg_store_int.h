@@ -1,9 +1,10 @@
 /*
  * Internals of the Postgres repositories shared by pg_store.c,
  * pg_workers.c, pg_definitions.c, pg_heartbeats.c and pg_tenants.c (never
- * included outside adapters/postgres/): the store, the heartbeat buffer's
- * lifecycle, and the small helpers every repository uses around the
- * generated queries (build/gen/db/db_*.h).
+ * included outside adapters/postgres/): the store, the lifecycle of its two
+ * write buffers (heartbeat history in pg_heartbeats.c, signs of life in
+ * pg_workers.c) and of the flusher thread that writes both, and the small helpers
+ * every repository uses around the generated queries (build/gen/db/db_*.h).
  *
  * Discipline of every op: one port call borrows one connection (fv_pg_acquire
  * or fv_pg_tx) and gives it back before returning. A write of several
@@ -37,7 +38,8 @@
 #define FV_PG_DEFAULT_HISTORY  100
 #define FV_PG_DEFAULT_FLUSH_MS 200
 
-typedef struct fv__pg_hb fv__pg_hb; /* pg_heartbeats.c */
+typedef struct fv__pg_hb fv__pg_hb;           /* pg_heartbeats.c */
+typedef struct fv__pg_touches fv__pg_touches; /* pg_workers.c */
 
 /* The definition repository of one class is a view of the store. */
 typedef struct fv__pg_def_view {
@@ -54,6 +56,7 @@ struct fv_pg_store {
     void *log_user;
     fv__pg_def_view def_views[2];
     fv__pg_hb *hb;
+    fv__pg_touches *touches;
 };
 
 /* The ports, one per file. */
@@ -62,11 +65,35 @@ fv_definition_repo fv__pg_definition_repo(fv_pg_store *s, fv_def_class cls);
 fv_heartbeat_store fv__pg_heartbeat_store(fv_pg_store *s);
 fv_tenant_store fv__pg_tenant_store(fv_pg_store *s);
 
-/* The heartbeat buffer and its flusher thread (pg_heartbeats.c): start it;
- * stop it, write what is left and free it (NULL-safe); write now. */
+/* The heartbeat buffer and the store's flusher thread (pg_heartbeats.c):
+ * start it (the touch buffer must exist); stop it, write what is left of
+ * both buffers and free the heartbeat buffer (NULL-safe); write both
+ * buffers now, the signs of life first (FV_OK, or the first failure; a
+ * failure is also logged and what failed stays buffered for the next
+ * flush); drop what is buffered for some workers (a flush found them
+ * removed). */
 fv_err fv__pg_hb_start(fv_pg_store *s, fv_error *err);
 void fv__pg_hb_stop(fv_pg_store *s);
-void fv__pg_hb_flush(fv_pg_store *s);
+fv_err fv__pg_hb_flush(fv_pg_store *s, fv_error *err);
+void fv__pg_hb_drop_buffered(fv_pg_store *s, const fv_uuid *workers, size_t n);
+
+/*
+ * The buffered signs of life (pg_workers.c): touches wait in memory, per
+ * worker, latest wins. Lifecycle: new (before the flusher starts), free
+ * (after it stopped and wrote the buffer; what is left is lost).
+ */
+fv_err fv__pg_touches_new(fv_pg_store *s, fv_error *err);
+void fv__pg_touches_free(fv_pg_store *s);
+/* The number of workers whose touch waits to be written. */
+size_t fv__pg_touches_pending(fv_pg_store *s);
+/* Write every buffered touch now: one transaction of one UPDATE
+ * (FlushTouches) for all buffered workers (plus, when some of them were
+ * removed meanwhile, the delete of their heartbeat history); one flush at a
+ * time; nothing when the buffer is empty. The flusher calls it every
+ * interval, and the ops whose SQL decides on last_seen_at (a status filter,
+ * scan, count_by_status, remove_offline) call it first. FV_OK or why not
+ * (logged; the touches stay buffered). */
+fv_err fv__pg_touches_flush(fv_pg_store *s, fv_error *err);
 
 /* Report through the store's log hook, if any (printf style). */
 void fv__pg_log(const fv_pg_store *s, fv_pg_log_level level, const char *fmt, ...)

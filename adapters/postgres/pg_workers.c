@@ -1,12 +1,509 @@
 /* The worker repository on Postgres (ports/worker_repo.h): workers, their
  * capability links and status history, and registration as one
- * transaction, on the queries of queries/workers.sql. */
+ * transaction, on the queries of queries/workers.sql.
+ *
+ * Signs of life are buffered, not written one by one: a touch records the
+ * newest times and health of the worker in memory (latest wins, times never
+ * move back) and fv__pg_touches_flush writes every buffered worker with one
+ * statement (FlushTouches) in a transaction of its own: the store's flusher
+ * (pg_heartbeats.c) calls it every `flush_ms`, before the heartbeat
+ * history, and on fv_pg_store_flush and fv_pg_store_free. So a heartbeat
+ * costs no commit of its own.
+ *
+ * What still holds:
+ * - NOT_FOUND is decided at once: a touch checks the worker against a cache
+ *   of known (tenant, worker) pairs, filled by registrations and by one
+ *   indexed SELECT (WorkerExists) on a miss, emptied of a worker when this
+ *   store removes it (remove, retention) and when a flush finds the row gone
+ *   (removed by another replica: NOT_FOUND from that flush on, at most one
+ *   flush interval late; the heartbeats of that window are dropped with
+ *   their history).
+ * - Reads of this repository see the buffer at once: get, linked workers,
+ *   registration peers and a list without status filter patch the rows
+ *   they read (a touch changes neither the page nor the total); the ops
+ *   whose SQL decides on last_seen_at or health (a status filter with its
+ *   total, scan for the jobs, count_by_status, remove_offline) flush the
+ *   buffer first (nothing to do when it is empty), so stale detection never
+ *   takes a worker for silent because its touch waited here, and retention
+ *   never removes a worker that a buffered touch keeps alive. Passing the
+ *   buffer to those queries instead was measured: the join keeps
+ *   PostgreSQL from paging by index and costs 3 to 10 times the query.
+ * - Other processes, and the definition repository (which derives
+ *   availability from the stored rows), see a touch within one flush
+ *   interval; a clean shutdown writes it; a failed flush keeps it.
+ */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapters/postgres/pg_store_int.h"
+#include "core/util/alloc.h"
 #include "core/util/semver.h"
+#include "db_heartbeats.h"
 #include "db_workers.h"
+
+/* ------------------------------------------------------------------------ */
+/* Buffered signs of life and the cache of known workers                     */
+/* ------------------------------------------------------------------------ */
+
+/* The key every map entry starts with. */
+typedef struct map_key {
+    fv_uuid id;
+    bool used;
+} map_key;
+
+/* Open addressing over inline entries of `esz` bytes starting with a
+ * map_key: linear probing, power-of-two capacity, at most 3/4 full,
+ * backward-shift deletion (no tombstones). */
+typedef struct umap {
+    unsigned char *slots;
+    size_t esz, cap, n;
+} umap;
+
+static map_key *key_at(const umap *m, size_t i)
+{
+    return (map_key *)(void *)(m->slots + i * m->esz);
+}
+
+static size_t home_of(const umap *m, const fv_uuid *id)
+{
+    return (size_t)fv_uuid_hash(id) & (m->cap - 1);
+}
+
+static void *map_find(const umap *m, const fv_uuid *id)
+{
+    if (m->cap == 0)
+        return NULL;
+    for (size_t i = home_of(m, id);; i = (i + 1) & (m->cap - 1)) {
+        map_key *k = key_at(m, i);
+        if (!k->used)
+            return NULL;
+        if (fv_uuid_eq(&k->id, id))
+            return k;
+    }
+}
+
+/* Room for one more entry; false (map unchanged) when memory runs out. */
+static bool map_reserve(umap *m)
+{
+    if (m->cap != 0 && m->n + 1 <= m->cap / 4 * 3)
+        return true;
+    size_t cap = m->cap != 0 ? m->cap * 2 : 64;
+    unsigned char *slots = fv_calloc(cap, m->esz);
+    if (slots == NULL)
+        return false;
+    umap grown = {slots, m->esz, cap, m->n};
+    for (size_t i = 0; i < m->cap; i++) {
+        map_key *k = key_at(m, i);
+        if (!k->used)
+            continue;
+        size_t j = home_of(&grown, &k->id);
+        while (key_at(&grown, j)->used)
+            j = (j + 1) & (cap - 1);
+        memcpy(key_at(&grown, j), k, m->esz);
+    }
+    fv_free(m->slots);
+    *m = grown;
+    return true;
+}
+
+/* A zeroed entry for id (not in the map; map_reserve succeeded). */
+static void *map_insert(umap *m, const fv_uuid *id)
+{
+    size_t i = home_of(m, id);
+    while (key_at(m, i)->used)
+        i = (i + 1) & (m->cap - 1);
+    map_key *k = key_at(m, i);
+    memset(k, 0, m->esz);
+    k->id = *id;
+    k->used = true;
+    m->n++;
+    return k;
+}
+
+/* Remove the entry `e` points to (its owned memory already released). */
+static void map_delete(umap *m, void *e)
+{
+    size_t mask = m->cap - 1;
+    size_t i = (size_t)((unsigned char *)e - m->slots) / m->esz;
+    for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+        map_key *k = key_at(m, j);
+        if (!k->used)
+            break;
+        /* The entry at j may fill the hole at i unless its home lies in
+         * the cyclic range (i, j]. */
+        size_t h = home_of(m, &k->id);
+        bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (!stays) {
+            memcpy(key_at(m, i), k, m->esz);
+            i = j;
+        }
+    }
+    memset(key_at(m, i), 0, m->esz);
+    m->n--;
+}
+
+/* The buffered signs of life of one worker. */
+typedef struct touch_entry {
+    map_key k;
+    bool has_heartbeat;
+    bool degraded;
+    fv_uuid tenant;
+    fv_time seen;
+    fv_time heartbeat_at;
+    char *health; /* owned; NULL: the last heartbeat carried none */
+    size_t health_n;
+    uint64_t stamp; /* changes with every touch (the flush drops what it wrote) */
+} touch_entry;
+
+/* A worker known to exist in a tenant. */
+typedef struct known_entry {
+    map_key k;
+    fv_uuid tenant;
+} known_entry;
+
+/* The cache is bounded: past this many workers it starts again empty (a
+ * miss costs one indexed read). */
+#define KNOWN_MAX ((size_t)1 << 16)
+
+struct fv__pg_touches {
+    pthread_mutex_t flush_mu; /* one flush of this buffer at a time */
+    pthread_mutex_t mu;       /* guards everything below; held for memory work only */
+    umap buf;                 /* touch_entry */
+    umap known;               /* known_entry */
+    uint64_t stamp;
+    /* Bumped by every removal: a cache fill decided on a read made before
+     * a removal is not trusted. */
+    uint64_t removals;
+};
+
+fv_err fv__pg_touches_new(fv_pg_store *s, fv_error *err)
+{
+    fv__pg_touches *t = fv_calloc(1, sizeof *t);
+    if (t == NULL)
+        return fv__pg_exhausted(err);
+    if (pthread_mutex_init(&t->mu, NULL) != 0) {
+        fv_free(t);
+        return fv_error_set(err, FV_E_EXHAUSTED, "could not create a mutex");
+    }
+    if (pthread_mutex_init(&t->flush_mu, NULL) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        fv_free(t);
+        return fv_error_set(err, FV_E_EXHAUSTED, "could not create a mutex");
+    }
+    t->buf.esz = sizeof(touch_entry);
+    t->known.esz = sizeof(known_entry);
+    s->touches = t;
+    return FV_OK;
+}
+
+void fv__pg_touches_free(fv_pg_store *s)
+{
+    fv__pg_touches *t = s->touches;
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->buf.cap; i++) {
+        touch_entry *e = (touch_entry *)(void *)key_at(&t->buf, i);
+        if (e->k.used)
+            fv_free(e->health);
+    }
+    fv_free(t->buf.slots);
+    fv_free(t->known.slots);
+    pthread_mutex_destroy(&t->flush_mu);
+    pthread_mutex_destroy(&t->mu);
+    fv_free(t);
+    s->touches = NULL;
+}
+
+size_t fv__pg_touches_pending(fv_pg_store *s)
+{
+    fv__pg_touches *t = s->touches;
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->buf.n;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+static bool known_locked(const fv__pg_touches *t, const fv_uuid *tenant, const fv_uuid *id)
+{
+    const known_entry *e = map_find(&t->known, id);
+    return e != NULL && fv_uuid_eq(&e->tenant, tenant);
+}
+
+/* Best effort: a cache that cannot grow only costs reads. */
+static void known_put_locked(fv__pg_touches *t, const fv_uuid *tenant, const fv_uuid *id)
+{
+    known_entry *e = map_find(&t->known, id);
+    if (e == NULL) {
+        if (t->known.n >= KNOWN_MAX) {
+            memset(t->known.slots, 0, t->known.cap * t->known.esz);
+            t->known.n = 0;
+        }
+        if (!map_reserve(&t->known))
+            return;
+        e = map_insert(&t->known, id);
+    }
+    e->tenant = *tenant;
+}
+
+/* Drop the buffered touch of a worker (nothing to drop is fine). */
+static void unbuffer_locked(fv__pg_touches *t, const fv_uuid *id)
+{
+    touch_entry *e = map_find(&t->buf, id);
+    if (e != NULL) {
+        fv_free(e->health);
+        map_delete(&t->buf, e);
+    }
+}
+
+/* A worker is gone: NOT_FOUND from now on, its buffered touch dropped. */
+static void forget_locked(fv__pg_touches *t, const fv_uuid *id)
+{
+    known_entry *k = map_find(&t->known, id);
+    if (k != NULL)
+        map_delete(&t->known, k);
+    unbuffer_locked(t, id);
+    t->removals++;
+}
+
+/* Buffer a sign of life (the worker exists). Takes *health (owned) when the
+ * heartbeat is the newest of the entry. FV_E_EXHAUSTED changes nothing. */
+static fv_err buffer_locked(fv__pg_touches *t, const fv_uuid *tenant, const fv_uuid *id,
+                            fv_sign_of_life kind, fv_time now, char **health, size_t health_n,
+                            bool degraded, fv_error *err)
+{
+    touch_entry *e = map_find(&t->buf, id);
+    if (e == NULL) {
+        if (!map_reserve(&t->buf))
+            return fv__pg_exhausted(err);
+        e = map_insert(&t->buf, id);
+        e->tenant = *tenant;
+        e->seen = now;
+    } else if (now > e->seen) {
+        e->seen = now;
+    }
+    if (kind == FV_SIGN_HEARTBEAT && (!e->has_heartbeat || now >= e->heartbeat_at)) {
+        fv_free(e->health);
+        e->has_heartbeat = true;
+        e->heartbeat_at = now;
+        e->health = *health;
+        e->health_n = health_n;
+        e->degraded = degraded;
+        *health = NULL;
+    }
+    e->stamp = ++t->stamp;
+    return FV_OK;
+}
+
+/* What a buffered touch changes in a worker read from the table (the rules
+ * of FlushTouches: times never move back; the health of a heartbeat counts
+ * unless the row holds a newer heartbeat or a registration at the same
+ * time or later). */
+static fv_err patch_worker(fv_arena *a, fv_worker *w, fv_time seen, bool has_heartbeat,
+                           fv_time heartbeat_at, const char *health, size_t health_n, bool degraded,
+                           fv_error *err)
+{
+    if (seen > w->last_seen_at)
+        w->last_seen_at = seen;
+    if (!has_heartbeat || heartbeat_at < w->last_heartbeat_at)
+        return FV_OK;
+    w->last_heartbeat_at = heartbeat_at;
+    if (heartbeat_at <= w->registered_at)
+        return FV_OK;
+    w->health_degraded = degraded;
+    w->health_info = FV_JSON_NONE;
+    if (health != NULL) {
+        char *copy = fv_arena_strndup(a, health, health_n);
+        if (copy == NULL)
+            return fv__pg_exhausted(err);
+        w->health_info = (fv_json){copy, health_n};
+    }
+    return FV_OK;
+}
+
+/* Patch `n` workers (each `stride` bytes after the previous one) from the
+ * buffer. */
+static fv_err patch_from_buffer(fv_pg_store *s, fv_arena *a, fv_worker *first, size_t n,
+                                size_t stride, fv_error *err)
+{
+    fv__pg_touches *t = s->touches;
+    fv_err rc = FV_OK;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < n && rc == FV_OK && t->buf.n > 0; i++) {
+        fv_worker *w = (fv_worker *)(void *)((unsigned char *)first + i * stride);
+        const touch_entry *e = map_find(&t->buf, &w->id);
+        if (e != NULL && fv_uuid_eq(&e->tenant, &w->tenant_id))
+            rc = patch_worker(a, w, e->seen, e->has_heartbeat, e->heartbeat_at, e->health,
+                              e->health_n, e->degraded, err);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+/* A copy of the buffer taken by one flush, in the flush's arena. */
+typedef struct touch_batch {
+    size_t n;
+    fv_uuid *ids;
+    int64_t *seen;
+    int64_t *heartbeat_at;
+    bool *has_heartbeat;
+    const char **health; /* NULL: none */
+    bool *degraded;
+    uint64_t *stamps; /* the version of each entry copied */
+    /* Filled by write_touches: workers no longer in the table. */
+    fv_uuid *vanished;
+    size_t n_vanished;
+} touch_batch;
+
+/* Copy what is buffered (nothing leaves the buffer yet). */
+static fv_err take(fv_pg_store *s, fv_arena *a, touch_batch *b, fv_error *err)
+{
+    fv__pg_touches *t = s->touches;
+    memset(b, 0, sizeof *b);
+    fv_err rc = FV_OK;
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->buf.n;
+    if (n > 0 && ((b->ids = fv_arena_calloc(a, n, sizeof *b->ids)) == NULL ||
+                  (b->seen = fv_arena_calloc(a, n, sizeof *b->seen)) == NULL ||
+                  (b->heartbeat_at = fv_arena_calloc(a, n, sizeof *b->heartbeat_at)) == NULL ||
+                  (b->has_heartbeat = fv_arena_calloc(a, n, sizeof *b->has_heartbeat)) == NULL ||
+                  (b->health = fv_arena_calloc(a, n, sizeof *b->health)) == NULL ||
+                  (b->degraded = fv_arena_calloc(a, n, sizeof *b->degraded)) == NULL ||
+                  (b->stamps = fv_arena_calloc(a, n, sizeof *b->stamps)) == NULL ||
+                  (b->vanished = fv_arena_calloc(a, n, sizeof *b->vanished)) == NULL))
+        rc = fv__pg_exhausted(err);
+    size_t k = 0;
+    for (size_t i = 0; rc == FV_OK && i < t->buf.cap; i++) {
+        const touch_entry *e = (const touch_entry *)(void *)key_at(&t->buf, i);
+        if (!e->k.used)
+            continue;
+        b->ids[k] = e->k.id;
+        b->seen[k] = e->seen;
+        b->heartbeat_at[k] = e->heartbeat_at;
+        b->has_heartbeat[k] = e->has_heartbeat;
+        b->degraded[k] = e->degraded;
+        b->stamps[k] = e->stamp;
+        if (e->health != NULL &&
+            (b->health[k] = fv_arena_strndup(a, e->health, e->health_n)) == NULL)
+            rc = fv__pg_exhausted(err);
+        k++;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (rc != FV_OK) {
+        memset(b, 0, sizeof *b);
+        return rc;
+    }
+    b->n = k;
+    return FV_OK;
+}
+
+static int flushed_cmp(const void *x, const void *y)
+{
+    return fv_uuid_cmp(&((const fv_db_flush_touches_row *)x)->id,
+                       &((const fv_db_flush_touches_row *)y)->id);
+}
+
+static fv_err write_touches(fv_pg_conn *c, fv_arena *a, touch_batch *b, fv_error *err)
+{
+    b->n_vanished = 0;
+    if (b->n == 0)
+        return FV_OK;
+    fv_db_uuid_array ids = {b->ids, b->n};
+    fv_db_int64_array seen = {b->seen, NULL, b->n};
+    fv_db_int64_array hb = {b->heartbeat_at, b->has_heartbeat, b->n};
+    fv_db_text_array health = {b->health, b->n};
+    fv_db_bool_array degraded = {b->degraded, b->n};
+    fv_db_flush_touches_params p = {.ids = &ids,
+                                    .seen = &seen,
+                                    .heartbeat_ats = &hb,
+                                    .health_infos = &health,
+                                    .health_degraded = &degraded};
+    fv_db_flush_touches_row *rows;
+    size_t n;
+    fv_err rc = fv_db_flush_touches(c, a, &p, &rows, &n, err);
+    if (rc != FV_OK || n == b->n)
+        return rc;
+    if (n > 1)
+        qsort(rows, n, sizeof *rows, flushed_cmp);
+    for (size_t i = 0; i < b->n; i++) {
+        fv_db_flush_touches_row key = {b->ids[i]};
+        if (n == 0 || bsearch(&key, rows, n, sizeof *rows, flushed_cmp) == NULL)
+            b->vanished[b->n_vanished++] = b->ids[i];
+    }
+    return FV_OK;
+}
+
+static void done(fv_pg_store *s, const touch_batch *b)
+{
+    fv__pg_touches *t = s->touches;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < b->n; i++) {
+        touch_entry *e = map_find(&t->buf, &b->ids[i]);
+        if (e != NULL && e->stamp == b->stamps[i]) {
+            fv_free(e->health);
+            map_delete(&t->buf, e);
+        }
+    }
+    for (size_t i = 0; i < b->n_vanished; i++)
+        forget_locked(t, &b->vanished[i]);
+    pthread_mutex_unlock(&t->mu);
+}
+
+typedef struct flush_tx {
+    fv_arena *a;
+    touch_batch *b;
+} flush_tx;
+
+/* One statement for every buffered worker, and the history of the workers
+ * it found removed. May run again when the transaction is retried. */
+static fv_err flush_fn(fv_pg_conn *c, void *user, fv_error *err)
+{
+    flush_tx *t = user;
+    fv_err rc = write_touches(c, t->a, t->b, err);
+    if (rc == FV_OK && t->b->n_vanished > 0) {
+        fv_db_uuid_array gone = {t->b->vanished, t->b->n_vanished};
+        rc = fv_db_forget_heartbeats_of(c, t->a, &gone, err);
+    }
+    return rc;
+}
+
+fv_err fv__pg_touches_flush(fv_pg_store *s, fv_error *out)
+{
+    fv__pg_touches *t = s->touches;
+    fv_error e, *err = &e;
+    fv_error_clear(&e);
+    /* One flush at a time: callers that queue behind one usually find the
+     * buffer emptied by it (group commit). */
+    pthread_mutex_lock(&t->flush_mu);
+    if (fv__pg_touches_pending(s) == 0) {
+        pthread_mutex_unlock(&t->flush_mu);
+        return FV_OK;
+    }
+    fv_arena a;
+    touch_batch b;
+    memset(&b, 0, sizeof b);
+    fv_err rc = fv__pg_scratch_init(&a, err);
+    if (rc == FV_OK)
+        rc = take(s, &a, &b, err);
+    if (rc == FV_OK && b.n > 0) {
+        flush_tx ft = {&a, &b};
+        rc = fv_pg_tx(s->pool, false, flush_fn, &ft, err);
+    }
+    if (rc == FV_OK) {
+        done(s, &b);
+        fv__pg_hb_drop_buffered(s, b.vanished, b.n_vanished);
+    } else {
+        fv__pg_log(s, FV_PG_LOG_WARN,
+                   "could not write the signs of life of %zu workers (kept for the next flush): "
+                   "%s: %s",
+                   b.n, fv_err_name(rc), e.msg);
+    }
+    fv_arena_release(&a);
+    pthread_mutex_unlock(&t->flush_mu);
+    if (rc != FV_OK && out != NULL)
+        *out = e;
+    return rc;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Rows                                                                      */
@@ -604,6 +1101,18 @@ static fv_err op_register(void *self, fv_arena *a, const fv_registration *reg,
         !arrays_build(a, reg->tasks, reg->task_def_ids, reg->n_tasks, &t.tk))
         return fv__pg_exhausted(err);
     rc = fv_pg_tx(s->pool, false, register_fn, &t, err);
+    if (rc == FV_OK) {
+        /* Registration wrote every time and the health: a touch buffered
+         * before it is older news. */
+        fv__pg_touches *tb = s->touches;
+        pthread_mutex_lock(&tb->mu);
+        unbuffer_locked(tb, &out->worker_id);
+        known_put_locked(tb, &reg->worker.tenant_id, &out->worker_id);
+        pthread_mutex_unlock(&tb->mu);
+        if (out->n_peers > 0)
+            rc = patch_from_buffer(s, a, &out->peers[0].worker, out->n_peers, sizeof *out->peers,
+                                   err);
+    }
     if (rc != FV_OK) {
         out->peers = NULL;
         out->n_peers = 0;
@@ -631,6 +1140,8 @@ static fv_err op_get(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uu
         return fv__pg_worker_not_found(id, err);
     if (rc == FV_OK)
         rc = worker_of(&r, out, err);
+    if (rc == FV_OK)
+        rc = patch_from_buffer(s, a, out, 1, sizeof *out, err);
     return rc;
 }
 
@@ -647,8 +1158,14 @@ static fv_err op_list(void *self, fv_arena *a, const fv_worker_filter *f, fv_pag
         return fv_error_set(err, FV_E_INVALID, "unknown worker type %d", (int)f->type);
     if (f->has_status && status == NULL)
         return fv_error_set(err, FV_E_INVALID, "unknown worker status %d", (int)f->status);
+    /* A status filter decides on last_seen_at and health in SQL: write the
+     * buffered touches first (nothing to do when none waits). Without one,
+     * they change neither the page nor the total: the rows are patched. */
+    fv_err rc = FV_OK;
+    if (f->has_status && (rc = fv__pg_touches_flush(s, err)) != FV_OK)
+        return rc;
     fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
+    rc = fv_pg_acquire(s->pool, &c, err);
     if (rc != FV_OK)
         return rc;
     fv_db_list_workers_params p = {
@@ -691,12 +1208,13 @@ static fv_err op_list(void *self, fv_arena *a, const fv_worker_filter *f, fv_pag
     fv_worker *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
     if (items == NULL)
         return fv__pg_exhausted(err);
-    for (size_t i = 0; i < n; i++) {
-        rc = worker_of(&rows[i].w, &items[i], err);
-        if (rc != FV_OK)
+    for (size_t i = 0; i < n; i++)
+        if ((rc = worker_of(&rows[i].w, &items[i], err)) != FV_OK)
             return rc;
+    if (!f->has_status && (rc = patch_from_buffer(s, a, items, n, sizeof *items, err)) != FV_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
         items[i].effective_status = fv_worker_effective_status(&items[i], now, l);
-    }
     *out = (fv_worker_list){items, n, total};
     return FV_OK;
 }
@@ -786,6 +1304,9 @@ static fv_err op_linked_workers(void *self, fv_arena *a, const fv_uuid *tenant, 
         items[i].version = rows[i].version;
         items[i].content_hash = rows[i].content_hash;
     }
+    rc = patch_from_buffer(s, a, &items[0].worker, n, sizeof *items, err);
+    if (rc != FV_OK)
+        return rc;
     *out = (fv_linked_worker_list){items, n};
     return FV_OK;
 }
@@ -794,39 +1315,60 @@ static fv_err op_linked_workers(void *self, fv_arena *a, const fv_uuid *tenant, 
 /* Signs of life and status                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* One autocommit statement on a scratch arena (pg_store_int.h): the hottest
- * write, a heartbeat, costs one round trip, and its commit does not wait
- * for the WAL flush (queries/workers.sql, TouchHeartbeat). */
+/* The miss of the cache: FV_OK when the worker is in the tenant (one
+ * indexed read), else FV_E_NOT_FOUND; on FV_OK the cache knows it, unless
+ * a removal ran since `removals` was read. */
+static fv_err check_exists(fv_pg_store *s, const fv_uuid *tenant, const fv_uuid *id,
+                           uint64_t removals, fv_error *err)
+{
+    fv__pg_touches *t = s->touches;
+    fv_arena a;
+    fv_pg_conn *c = NULL;
+    fv_err rc = fv__pg_scratch_init(&a, err);
+    if (rc == FV_OK)
+        rc = fv_pg_acquire(s->pool, &c, err);
+    if (rc == FV_OK)
+        rc = worker_exists(c, &a, tenant, id, err);
+    fv_pg_release(s->pool, c);
+    fv_arena_release(&a);
+    if (rc == FV_OK) {
+        pthread_mutex_lock(&t->mu);
+        if (t->removals == removals)
+            known_put_locked(t, tenant, id);
+        pthread_mutex_unlock(&t->mu);
+    }
+    return rc;
+}
+
+/* The hottest write: no statement when the worker is known, never a
+ * commit (the flusher writes the buffer). */
 static fv_err op_touch(void *self, const fv_uuid *tenant, const fv_uuid *id, fv_sign_of_life kind,
                        fv_time now, fv_json health, bool health_degraded, fv_error *err)
 {
     fv_pg_store *s = self;
+    fv__pg_touches *t = s->touches;
     if (kind != FV_SIGN_HEARTBEAT && kind != FV_SIGN_POLL)
         return fv_error_set(err, FV_E_INVALID, "unknown sign of life %d", (int)kind);
-    fv_arena a;
-    fv_pg_conn *c = NULL;
-    int64_t affected = 0;
-    const char *text = NULL;
-    fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK && kind == FV_SIGN_HEARTBEAT && !fv__pg_json_text(&a, health, &text))
-        rc = fv__pg_exhausted(err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc == FV_OK && kind == FV_SIGN_HEARTBEAT) {
-        fv_db_touch_heartbeat_params p = {.tenant_id = tenant,
-                                          .id = id,
-                                          .now = now,
-                                          .health_info = text,
-                                          .health_degraded = health_degraded};
-        rc = fv_db_touch_heartbeat(c, &a, &p, &affected, err);
-    } else if (rc == FV_OK) {
-        fv_db_touch_poll_params p = {.tenant_id = tenant, .id = id, .now = now};
-        rc = fv_db_touch_poll(c, &a, &p, &affected, err);
+    char *copy = NULL;
+    if (kind == FV_SIGN_HEARTBEAT && health.p != NULL &&
+        (copy = fv_strndup(health.p, health.n)) == NULL)
+        return fv__pg_exhausted(err);
+    fv_err rc = FV_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_mutex_lock(&t->mu);
+        bool known = known_locked(t, tenant, id);
+        uint64_t removals = t->removals;
+        /* Known, or it existed a moment ago (a removal since then is
+         * linearised after this touch; the flush notices it). */
+        if (known || attempt > 0)
+            rc = buffer_locked(t, tenant, id, kind, now, &copy, health.n, health_degraded, err);
+        pthread_mutex_unlock(&t->mu);
+        if (known || attempt > 0)
+            break;
+        if ((rc = check_exists(s, tenant, id, removals, err)) != FV_OK)
+            break;
     }
-    fv_pg_release(s->pool, c);
-    fv_arena_release(&a);
-    if (rc == FV_OK && affected == 0)
-        return fv__pg_worker_not_found(id, err);
+    fv_free(copy);
     return rc;
 }
 
@@ -834,24 +1376,35 @@ static fv_err op_touch_by_name(void *self, const fv_uuid *tenant, const char *na
                                fv_uuid *id_out, fv_error *err)
 {
     fv_pg_store *s = self;
+    fv__pg_touches *t = s->touches;
     if (name == NULL)
         return fv_error_set(err, FV_E_NOT_FOUND, "worker \"\" not found");
+    pthread_mutex_lock(&t->mu);
+    uint64_t removals = t->removals;
+    pthread_mutex_unlock(&t->mu);
     fv_arena a;
     fv_pg_conn *c = NULL;
+    fv_db_worker_id_by_name_row r;
     fv_err rc = fv__pg_scratch_init(&a, err);
     if (rc == FV_OK)
         rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
-        fv_db_touch_by_name_params p = {.tenant_id = tenant, .worker_name = name, .now = now};
-        fv_db_touch_by_name_row r;
-        rc = fv_db_touch_by_name(c, &a, &p, &r, err);
-        if (rc == FV_OK)
-            *id_out = r.id;
-        else if (rc == FV_E_NOT_FOUND)
+        fv_db_worker_id_by_name_params p = {.tenant_id = tenant, .worker_name = name};
+        rc = fv_db_worker_id_by_name(c, &a, &p, &r, err);
+        if (rc == FV_E_NOT_FOUND)
             fv_error_set(err, rc, "worker \"%s\" not found", name);
     }
     fv_pg_release(s->pool, c);
     fv_arena_release(&a);
+    if (rc != FV_OK)
+        return rc;
+    pthread_mutex_lock(&t->mu);
+    rc = buffer_locked(t, tenant, &r.id, FV_SIGN_POLL, now, NULL, 0, false, err);
+    if (rc == FV_OK && t->removals == removals)
+        known_put_locked(t, tenant, &r.id);
+    pthread_mutex_unlock(&t->mu);
+    if (rc == FV_OK)
+        *id_out = r.id;
     return rc;
 }
 
@@ -946,8 +1499,12 @@ static fv_err op_scan(void *self, fv_arena *a, unsigned status_mask, fv_time see
             names[k++] = fv__pg_status_name(all[i]);
     if (k == 0)
         return FV_OK;
+    /* The jobs decide on last_seen_at: write the buffered touches first. */
+    fv_err rc = fv__pg_touches_flush(s, err);
+    if (rc != FV_OK)
+        return rc;
     fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
+    rc = fv_pg_acquire(s->pool, &c, err);
     if (rc != FV_OK)
         return rc;
     fv_db_text_array statuses = {names, k};
@@ -1034,6 +1591,11 @@ static fv_err op_remove(void *self, const fv_uuid *tenant, const fv_uuid *id, fv
         rc = fv_pg_tx(s->pool, false, remove_fn, &t, err);
     }
     fv_arena_release(&a);
+    if (rc == FV_OK) {
+        pthread_mutex_lock(&s->touches->mu);
+        forget_locked(s->touches, id);
+        pthread_mutex_unlock(&s->touches->mu);
+    }
     return rc;
 }
 
@@ -1070,11 +1632,22 @@ static fv_err op_remove_offline(void *self, fv_arena *a, fv_time cutoff, fv_uuid
                                 fv_error *err)
 {
     fv_pg_store *s = self;
-    retention_tx t = {a, cutoff, out};
-    fv_err rc = fv_pg_tx(s->pool, false, retention_fn, &t, err);
+    *out = (fv_uuid_list){NULL, 0};
+    /* A worker whose touch waits in the buffer is alive: write it first. */
+    fv_err rc = fv__pg_touches_flush(s, err);
     if (rc != FV_OK)
+        return rc;
+    retention_tx t = {a, cutoff, out};
+    rc = fv_pg_tx(s->pool, false, retention_fn, &t, err);
+    if (rc != FV_OK) {
         *out = (fv_uuid_list){NULL, 0};
-    return rc;
+        return rc;
+    }
+    pthread_mutex_lock(&s->touches->mu);
+    for (size_t i = 0; i < out->n; i++)
+        forget_locked(s->touches, &out->items[i]);
+    pthread_mutex_unlock(&s->touches->mu);
+    return FV_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1088,7 +1661,11 @@ static fv_err op_count_by_status(void *self, fv_time now, const fv_liveness *l,
     fv_arena a;
     fv_pg_conn *c = NULL;
     fv_db_count_workers_by_status_row r = {0, 0, 0};
-    fv_err rc = fv__pg_scratch_init(&a, err);
+    fv_arena_init(&a, 0);
+    /* Every tenant's touches count: write the buffered ones first. */
+    fv_err rc = fv__pg_touches_flush(s, err);
+    if (rc == FV_OK)
+        rc = fv__pg_scratch_init(&a, err);
     if (rc == FV_OK)
         rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {

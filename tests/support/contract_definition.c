@@ -421,6 +421,10 @@ static void test_definition_repo__availability_derived_from_effective_statuses(v
     FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &w1, FV_SIGN_POLL,
                                           CT_T0 + 100 * SEC, FV_JSON_NONE, false, &err),
                      FV_OK);
+    /* Definitions derive from stored signs of life (ports/worker_repo.h,
+     * touch): an adapter that buffers touches makes them visible here by
+     * its flush. */
+    ct_flush();
     d = ct_get_def_ok(FV_DEF_WORKFLOW, &ct.t1, no_space, "flow", CT_T0 + 120 * SEC);
     FV_ASSERT_INT_EQ(d.availability, FV_AVAIL_AVAILABLE);
     FV_ASSERT_INT_EQ(d.worker_count, 1);
@@ -429,6 +433,7 @@ static void test_definition_repo__availability_derived_from_effective_statuses(v
     FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &w1, FV_SIGN_HEARTBEAT,
                                           CT_T0 + 110 * SEC, FV_JSON_NONE, true, &err),
                      FV_OK);
+    ct_flush();
     d = ct_get_def_ok(FV_DEF_WORKFLOW, &ct.t1, no_space, "flow", CT_T0 + 120 * SEC);
     FV_ASSERT_INT_EQ(d.availability, FV_AVAIL_DEGRADED);
     FV_ASSERT_INT_EQ(d.worker_count, 1);
@@ -812,6 +817,7 @@ static void test_definition_repo__count_by_availability_across_tenants(void)
                                           CT_T0 + 46 * SEC, FV_JSON_NONE, true, &err),
                      FV_OK);
     FV_ASSERT_INT_EQ(fv_worker_repo_remove(ct.d.workers, &ct.t1, &w5, &err), FV_OK);
+    ct_flush(); /* definitions see stored signs of life */
 
     /* At +50 s: flow of T1 has w2 ONLINE (AVAILABLE); flow of T2 only w3,
      * OFFLINE (UNAVAILABLE); orphan has no worker (UNAVAILABLE); t-a has w1,

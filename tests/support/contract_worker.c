@@ -1300,6 +1300,170 @@ static void test_worker_repo__count_by_status_across_tenants(void)
     FV_ASSERT_INT_EQ(c.offline, 4);
 }
 
+/* ------------------------------------------------------------------------
+ * Signs of life an adapter may buffer (ports/worker_repo.h, touch): every
+ * read of the worker repository sees them at once, before the adapter's
+ * flush as after it.
+ */
+
+/* Two workers of T1 registered at CT_T0, linked to workflow "flow" 1.0.0
+ * with hash "a": `live` heartbeats at +50 s (health {"disk":"ok"}) and
+ * polls at +55 s, `quiet` says nothing. */
+static void touched_pair(fv_uuid *live, fv_uuid *quiet)
+{
+    ct_reg g;
+    ct_reg_init(&g, &ct.t1, "live", "h", "1", CT_T0);
+    ct_reg_workflow(&g, "flow", "1.0.0", "a");
+    *live = ct_register_ok(&g);
+    ct_reg_init(&g, &ct.t1, "quiet", "h", "2", CT_T0);
+    ct_reg_workflow(&g, "flow", "1.0.0", "a");
+    *quiet = ct_register_ok(&g);
+    fv_error err;
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, live, FV_SIGN_HEARTBEAT,
+                                          CT_T0 + 50 * SEC, ct_json("{\"disk\":\"ok\"}"), false,
+                                          &err),
+                     FV_OK);
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, live, FV_SIGN_POLL,
+                                          CT_T0 + 55 * SEC, FV_JSON_NONE, false, &err),
+                     FV_OK);
+}
+
+static void assert_touched(const fv_worker *w)
+{
+    FV_ASSERT_INT_EQ(w->last_seen_at, CT_T0 + 55 * SEC);
+    FV_ASSERT_INT_EQ(w->last_heartbeat_at, CT_T0 + 50 * SEC);
+    CU_ASSERT(ct_json_eq(w->health_info, "{\"disk\":\"ok\"}"));
+    CU_ASSERT(!w->health_degraded);
+}
+
+/* get, list (its status filter, page and total, the count of a page beyond
+ * the last), linked workers and registration peers. */
+static void test_worker_repo__touch_visible_to_reads_at_once(void)
+{
+    fv_uuid live, quiet;
+    touched_pair(&live, &quiet);
+    const fv_time now = CT_T0 + 60 * SEC; /* quiet: silent 60 s, DEGRADED */
+    fv_error err;
+    for (int flushed = 0; flushed < 2; flushed++) {
+        if (flushed)
+            ct_flush();
+        fv_worker w = ct_get_worker(&ct.t1, &live);
+        assert_touched(&w);
+
+        fv_worker_filter f = ct_worker_filter(&ct.t1);
+        f.has_status = true;
+        f.status = FV_STATUS_ONLINE;
+        /* (The second round also finds "other-build", registered below.) */
+        fv_worker_list l = ct_list_workers(&f, now);
+        FV_ASSERT_INT_EQ(l.total, 1 + flushed);
+        CU_ASSERT_FATAL(l.n == (size_t)(1 + flushed) && ct_has_worker(&l, &live));
+        assert_touched(&l.items[0]); /* "live" < "other-build" */
+        FV_ASSERT_INT_EQ(l.items[0].effective_status, FV_STATUS_ONLINE);
+        f.status = FV_STATUS_DEGRADED;
+        l = ct_list_workers(&f, now);
+        FV_ASSERT_INT_EQ(l.total, 1);
+        CU_ASSERT(l.n == 1 && ct_has_worker(&l, &quiet));
+        f.status = FV_STATUS_ONLINE;
+        fv_page beyond = {10, 5};
+        FV_ASSERT_INT_EQ(fv_worker_repo_list(ct.d.workers, &ct.a, &f, beyond, now, &ct.l, &l, &err),
+                         FV_OK);
+        FV_ASSERT_INT_EQ(l.n, 0);
+        FV_ASSERT_INT_EQ(l.total, 1 + flushed);
+
+        fv_definition flow = ct_get_def_ok(FV_DEF_WORKFLOW, &ct.t1, no_space, "flow", now);
+        fv_linked_worker_list lw;
+        FV_ASSERT_INT_EQ(fv_worker_repo_linked_workers(ct.d.workers, &ct.a, &ct.t1, FV_DEF_WORKFLOW,
+                                                       &flow.id, &lw, &err),
+                         FV_OK);
+        CU_ASSERT_FATAL(lw.n == (size_t)(2 + flushed));
+        assert_touched(&lw.items[0].worker); /* "live" < "other-build" < "quiet" */
+        FV_ASSERT_INT_EQ(lw.items[1 + flushed].worker.last_seen_at, CT_T0);
+
+        /* A worker serving another build of flow 1.0.0 sees live as it is. */
+        ct_reg g;
+        ct_reg_init(&g, &ct.t1, "other-build", "h", "3", now);
+        ct_reg_workflow(&g, "flow", "1.0.0", "b");
+        fv_registration_outcome out;
+        FV_ASSERT_INT_EQ(ct_register(&g, &out), FV_OK);
+        const fv_workflow_peer *p = find_peer(&out, &live);
+        CU_ASSERT_FATAL(p != NULL);
+        assert_touched(&p->worker);
+    }
+}
+
+/* What the jobs read: scan, count_by_status, and retention, which must not
+ * remove a worker that a buffered touch keeps alive. */
+static void test_worker_repo__touch_visible_to_jobs_at_once(void)
+{
+    fv_uuid live, quiet;
+    touched_pair(&live, &quiet);
+    /* Both stored OFFLINE at +1 s: live's touches came later. */
+    ct_transition_ok(&ct.t1, &live, FV_STATUS_ONLINE, FV_STATUS_OFFLINE, CT_T0 + SEC, "op");
+    ct_transition_ok(&ct.t1, &quiet, FV_STATUS_ONLINE, FV_STATUS_OFFLINE, CT_T0 + SEC, "op");
+    fv_error err;
+    for (int flushed = 0; flushed < 2; flushed++) {
+        if (flushed)
+            ct_flush();
+        /* Stale detection's window: silent before +50 s. */
+        fv_worker_list l;
+        FV_ASSERT_INT_EQ(fv_worker_repo_scan(ct.d.workers, &ct.a, FV_STATUS_BIT(FV_STATUS_OFFLINE),
+                                             INT64_MIN, CT_T0 + 50 * SEC, &l, &err),
+                         FV_OK);
+        CU_ASSERT(l.n == 1 && ct_has_worker(&l, &quiet));
+        /* Activation's window: a sign of life since +50 s. */
+        FV_ASSERT_INT_EQ(fv_worker_repo_scan(ct.d.workers, &ct.a, FV_STATUS_BIT(FV_STATUS_OFFLINE),
+                                             CT_T0 + 50 * SEC, INT64_MAX, &l, &err),
+                         FV_OK);
+        CU_ASSERT_FATAL(l.n == 1 && ct_has_worker(&l, &live));
+        assert_touched(&l.items[0]);
+
+        fv_worker_counts c;
+        FV_ASSERT_INT_EQ(
+            fv_worker_repo_count_by_status(ct.d.workers, CT_T0 + 60 * SEC, &ct.l, &c, &err), FV_OK);
+        FV_ASSERT_INT_EQ(c.online, 1);
+        FV_ASSERT_INT_EQ(c.offline, 1);
+    }
+    /* Retention at a cutoff between the registration and the touches. */
+    fv_uuid_list removed;
+    FV_ASSERT_INT_EQ(
+        fv_worker_repo_remove_offline(ct.d.workers, &ct.a, CT_T0 + 52 * SEC, &removed, &err),
+        FV_OK);
+    CU_ASSERT(removed.n == 1 && ct_has_uuid(removed.items, removed.n, &quiet));
+    fv_worker w = ct_get_worker(&ct.t1, &live);
+    assert_touched(&w);
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &quiet, FV_SIGN_POLL,
+                                          CT_T0 + 61 * SEC, FV_JSON_NONE, false, &err),
+                     FV_E_NOT_FOUND);
+}
+
+/* A registration after a touch wins (it sets every time and the health),
+ * also once the adapter flushed; a touch after it is recorded again. */
+static void test_worker_repo__registration_after_touch_wins(void)
+{
+    fv_uuid id = ct_worker(&ct.t1, no_space, "w", "1", CT_T0, NULL, NULL);
+    fv_error err;
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &id, FV_SIGN_HEARTBEAT,
+                                          CT_T0 + 5 * SEC, ct_json("{\"x\":1}"), true, &err),
+                     FV_OK);
+    fv_uuid again = ct_worker(&ct.t1, no_space, "w", "1", CT_T0 + 5 * SEC, NULL, NULL);
+    CU_ASSERT(fv_uuid_eq(&again, &id));
+    for (int flushed = 0; flushed < 2; flushed++) {
+        if (flushed)
+            ct_flush();
+        fv_worker w = ct_get_worker(&ct.t1, &id);
+        FV_ASSERT_INT_EQ(w.last_heartbeat_at, CT_T0 + 5 * SEC);
+        CU_ASSERT(ct_json_eq(w.health_info, NULL));
+        CU_ASSERT(!w.health_degraded);
+    }
+    FV_ASSERT_INT_EQ(fv_worker_repo_touch(ct.d.workers, &ct.t1, &id, FV_SIGN_HEARTBEAT,
+                                          CT_T0 + 6 * SEC, ct_json("{\"x\":2}"), false, &err),
+                     FV_OK);
+    CU_ASSERT(ct_json_eq(ct_get_worker(&ct.t1, &id).health_info, "{\"x\":2}"));
+    ct_flush();
+    CU_ASSERT(ct_json_eq(ct_get_worker(&ct.t1, &id).health_info, "{\"x\":2}"));
+    FV_ASSERT_INT_EQ(ct_get_worker(&ct.t1, &id).last_seen_at, CT_T0 + 6 * SEC);
+}
+
 const fv_test_case ct_worker_cases[] = {
     FV_TEST_CASE(test_worker_repo__register_creates_worker),
     FV_TEST_CASE(test_worker_repo__register_keeps_absent_fields_absent),
@@ -1326,6 +1490,9 @@ const fv_test_case ct_worker_cases[] = {
     FV_TEST_CASE(test_worker_repo__touch_poll_sets_last_seen_only),
     FV_TEST_CASE(test_worker_repo__touch_never_changes_stored_status),
     FV_TEST_CASE(test_worker_repo__touch_by_name_picks_latest_registration),
+    FV_TEST_CASE(test_worker_repo__touch_visible_to_reads_at_once),
+    FV_TEST_CASE(test_worker_repo__touch_visible_to_jobs_at_once),
+    FV_TEST_CASE(test_worker_repo__registration_after_touch_wins),
     FV_TEST_CASE(test_worker_repo__transition_compare_and_set),
     FV_TEST_CASE(test_worker_repo__status_history_newest_first_with_limit),
     FV_TEST_CASE(test_worker_repo__scan_by_status_mask_and_seen_window),

@@ -34,3 +34,10 @@ LIMIT $2::bigint;
 -- name: ForgetHeartbeats :exec
 -- params: worker_id
 DELETE FROM worker_heartbeat WHERE worker_id = $1::uuid;
+
+-- The history of workers a flush of signs of life (FlushTouches) found
+-- removed, maybe by another replica: their last heartbeats were recorded
+-- before this process learnt it.
+-- name: ForgetHeartbeatsOf :exec
+-- params: worker_ids
+DELETE FROM worker_heartbeat WHERE worker_id = ANY ($1::uuid[]);

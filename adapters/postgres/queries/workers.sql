@@ -308,38 +308,50 @@ ORDER BY w.worker_name, w.id;
 -- Signs of life and status
 -- ---------------------------------------------------------------------------
 
--- Signs of life are the hottest writes: each is one autocommit statement
--- whose commit does not wait for the WAL flush (synchronous_commit off for
--- this transaction only, set by the statement itself). A crash may lose the
--- last fraction of a second of them, which liveness tolerates as it
--- tolerates a late heartbeat; a clean shutdown flushes the WAL.
--- name: TouchHeartbeat :execrows
--- params: tenant_id, id, now, health_info?, health_degraded
-UPDATE worker
-SET last_heartbeat_at = fv_ms_to_ts($3::bigint),
-    last_seen_at = fv_ms_to_ts($3::bigint),
-    health_info = $4::json,
-    health_degraded = $5::boolean
-FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
-WHERE tenant_id = $1::uuid AND id = $2::uuid;
+-- Signs of life are the hottest writes: the adapter buffers them per worker
+-- (latest wins) and writes the whole buffer with FlushTouches, one
+-- statement per flush (pg_workers.c), every flush interval and before the
+-- reads whose SQL decides on last_seen_at. A touch itself only reads: the
+-- existence check of a worker the store does not know yet (WorkerExists)
+-- or the worker a poll names (WorkerIdByName).
 
--- name: TouchPoll :execrows
--- params: tenant_id, id, now
-UPDATE worker
-SET last_seen_at = fv_ms_to_ts($3::bigint)
-FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
-WHERE tenant_id = $1::uuid AND id = $2::uuid;
+-- The buffered signs of life of some workers: times never move back (two
+-- replicas may flush in any order), and the health info of a heartbeat is
+-- kept unless the row holds a newer heartbeat or a registration at the same
+-- time or later (which reset it: a registration that commits while a flush
+-- of an older touch waits for its row lock wins). `heartbeat_ats` is NULL
+-- for a worker that only polled. The rows are locked in id order first, so
+-- that two replicas flushing overlapping batches never deadlock. Returns
+-- the workers still there (the others were removed meanwhile, maybe by
+-- another replica). An ordinary commit (one per flush, so the WAL flush is
+-- no longer worth skipping as it was for one commit per heartbeat).
+-- name: FlushTouches :many
+-- params: ids, seen, heartbeat_ats, health_infos, health_degraded
+WITH locked AS MATERIALIZED (
+    SELECT x.id FROM worker x WHERE x.id = ANY ($1::uuid[]) ORDER BY x.id FOR NO KEY UPDATE
+)
+UPDATE worker w
+SET last_seen_at = GREATEST(w.last_seen_at, fv_ms_to_ts(u.seen)),
+    last_heartbeat_at = GREATEST(w.last_heartbeat_at, fv_ms_to_ts(u.heartbeat_at)),
+    health_info = CASE WHEN fv_ms_to_ts(u.heartbeat_at) >= w.last_heartbeat_at
+                            AND fv_ms_to_ts(u.heartbeat_at) > w.registered_at
+                       THEN u.health_info::json ELSE w.health_info END,
+    health_degraded = CASE WHEN fv_ms_to_ts(u.heartbeat_at) >= w.last_heartbeat_at
+                                AND fv_ms_to_ts(u.heartbeat_at) > w.registered_at
+                           THEN u.health_degraded ELSE w.health_degraded END
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[])
+     AS u (id, seen, heartbeat_at, health_info, health_degraded)
+WHERE w.id = u.id AND w.id IN (SELECT l.id FROM locked l)
+RETURNING w.id;
 
 -- A poll by name: the most recently registered worker of that name.
--- name: TouchByName :one
--- params: tenant_id, worker_name, now
-UPDATE worker
-SET last_seen_at = fv_ms_to_ts($3::bigint)
-WHERE id = (SELECT x.id FROM worker x
-            WHERE x.tenant_id = $1::uuid AND x.worker_name = $2::text
-            ORDER BY x.registered_at DESC, x.id
-            LIMIT 1)
-RETURNING id;
+-- name: WorkerIdByName :one
+-- params: tenant_id, worker_name
+SELECT x.id
+FROM worker x
+WHERE x.tenant_id = $1::uuid AND x.worker_name = $2::text
+ORDER BY x.registered_at DESC, x.id
+LIMIT 1;
 
 -- Compare-and-set of the stored status, with its history entry (and the
 -- history trimmed to the newest `keep`), in one statement. `found` tells an
