@@ -2,7 +2,8 @@
 """The `flovyn` CLI against the real flovyn-server (spec/cli.md, seed 000).
 
 `flovyn-server serve --memory --dev` runs on free loopback ports
-(scripts/flovyn_proto.py's DevServer); workers register over gRPC with Debian's
+(scripts/flovyn_proto.py's DevServer; with FLOVYN_E2E_BUNDLE=postgres,
+`serve --database-url --dev` on a fresh database of the ctest cluster); workers register over gRPC with Debian's
 python3-grpcio; the CLI runs as a real process with an environment of its own
 (no config file but the one a check writes) and its output is compared with
 expected text, ids, timestamps and relative times masked. Also checked: -o json
@@ -238,7 +239,7 @@ def billing_tasks():
 
 
 def main_server(server_bin, cli_bin, home):
-    with fp.DevServer(server_bin) as srv:
+    with fp.test_server(server_bin) as srv:
         stub = pb2_grpc.WorkerLifecycleStub(fp.channel(srv.grpc_target))
         register(stub, srv, "billing-worker", 101, "TASK", tasks=billing_tasks())
         etl_id = register(stub, srv, "etl-worker", 102, "UNIFIED", version="1.4.2",
@@ -421,7 +422,7 @@ def liveness(server_bin, cli_bin, home):
     UNAVAILABLE. The CLI is polled until OFFLINE (bounded), and the order of
     what it showed is checked, not when it showed it."""
     args = ["--degraded-after", "2s", "--offline-after", "6s"]
-    with fp.DevServer(server_bin, extra_args=args) as srv:
+    with fp.test_server(server_bin, extra_args=args) as srv:
         stub = pb2_grpc.WorkerLifecycleStub(fp.channel(srv.grpc_target))
         register(stub, srv, "lonely-worker", 201, "TASK", tasks=[fp.task("solo")])
         cli = Cli(cli_bin, home)

@@ -3,7 +3,8 @@
 
 A client built with Debian's python3-grpcio from proto/flovyn.proto (through
 scripts/flovyn_proto.py) talks to `flovyn-server serve --memory --dev` started
-on free loopback ports: registration and identity, heartbeats, auth and tenant
+on free loopback ports (with FLOVYN_E2E_BUNDLE=postgres, `serve --database-url
+--dev` on a fresh database of the ctest cluster per server instead): registration and identity, heartbeats, auth and tenant
 checks, validation, conflicts, unknown methods, limits, undecodable input, 200
 concurrent registrations, and a SIGTERM in the middle of load (exit 0, and no
 sanitizer report when the binary is instrumented).
@@ -70,10 +71,10 @@ fresh_pid.n = 0
 
 def setUpModule():
     global SERVER
-    SERVER = fp.DevServer(SERVER_BINARY)
+    SERVER = fp.test_server(SERVER_BINARY)
     SERVER.start()
-    print("# flovyn-server on %s, tenant %s (%s)" % (SERVER.grpc_target, SERVER.tenant,
-                                                     SERVER.tenant_id), flush=True)
+    print("# flovyn-server (%s bundle) on %s, tenant %s (%s)"
+          % (SERVER.bundle, SERVER.grpc_target, SERVER.tenant, SERVER.tenant_id), flush=True)
 
 
 def tearDownModule():
@@ -341,7 +342,7 @@ class ShutdownTest(unittest.TestCase):
     """A server of its own, stopped with SIGTERM while heartbeats pour in."""
 
     def test_sigterm_under_load(self):
-        server = fp.DevServer(SERVER_BINARY)
+        server = fp.test_server(SERVER_BINARY)
         server.start()
         stop = threading.Event()
         done = []
@@ -387,7 +388,7 @@ class ShutdownTest(unittest.TestCase):
             "calls refused while stopping: %s" % sorted({c.name for c in errors}))
 
     def test_sigint_idle(self):
-        server = fp.DevServer(SERVER_BINARY)
+        server = fp.test_server(SERVER_BINARY)
         server.start()
         try:
             rc = server.stop(sig=signal.SIGINT, timeout=10)

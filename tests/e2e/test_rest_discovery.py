@@ -7,6 +7,9 @@ DEGRADED then OFFLINE and their definitions UNAVAILABLE; bad input of every
 kind of spec/rest-api.md gets the right status and a message naming what was
 wrong; keys reach only their tenant and their role.
 
+Every server runs `serve --memory --dev`, or with FLOVYN_E2E_BUNDLE=postgres
+`serve --database-url --dev` on a fresh database of the ctest cluster.
+
 Usage: /usr/bin/python3 tests/e2e/test_rest_discovery.py PATH/TO/flovyn-server
 """
 import json
@@ -63,7 +66,9 @@ class Discovery(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = fp.DevServer(SERVER).start()
+        cls.srv = fp.test_server(SERVER).start()
+        print("# flovyn-server (%s bundle) on %s" % (cls.srv.bundle, cls.srv.http_base),
+              file=sys.stderr, flush=True)
         _, grpc_mod = fp.load()
         cls.channel = fp.channel(cls.srv.grpc_target)
         cls.stub = grpc_mod.WorkerLifecycleStub(cls.channel)
@@ -306,7 +311,7 @@ class Liveness(unittest.TestCase):
     def test_silent_worker_turns_degraded_then_offline(self):
         args = ["--degraded-after", "1s", "--offline-after", "2s", "--activate-interval", "200ms",
                 "--stale-interval", "200ms", "--availability-interval", "200ms"]
-        with fp.DevServer(SERVER, extra_args=args) as srv:
+        with fp.test_server(SERVER, extra_args=args) as srv:
             _, grpc_mod = fp.load()
             ch = fp.channel(srv.grpc_target)
             stub = grpc_mod.WorkerLifecycleStub(ch)
