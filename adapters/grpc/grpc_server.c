@@ -536,6 +536,8 @@ static void slot_free(request_slot *s)
     fv_free(s);
     pthread_mutex_lock(&srv->mu);
     srv->n_slots--;
+    /* fv_grpc_server_stop waits for the last slot (see on_request). */
+    pthread_cond_broadcast(&srv->cv);
     pthread_mutex_unlock(&srv->mu);
 }
 
@@ -596,19 +598,23 @@ static void on_request(request_slot *s, bool ok)
     s->payload = NULL;
     grpc_metadata_array_init(&s->md);
 
-    if (atomic_load(&srv->stopping)) {
-        slot_free(s);
-    } else {
+    bool release = atomic_load(&srv->stopping);
+    if (!release) {
         /* After shutdown began, gRPC fails the request with success == 0. */
         e = slot_arm(s);
         if (e != GRPC_CALL_OK) {
             srv_log(srv, FV_GRPC_LOG_ERROR,
                     "could not re-arm a request for \"%s\": grpc_call_error %d",
                     s->method != NULL ? s->method->path : "(unregistered)", (int)e);
-            slot_free(s);
+            release = true;
         }
     }
+    /* The call is counted (call_begin) before its slot is released: stop
+     * waits until no slot is left and no call is counted, so it can never
+     * destroy the server between a call's arrival and its first batch. */
     call_begin(srv, &a);
+    if (release)
+        slot_free(s);
 }
 
 /* ---- completion-queue threads ------------------------------------------- */
@@ -888,13 +894,15 @@ static void flush_parked(fv_grpc_server *srv)
 }
 
 /* Wait (server mutex held) until no call is left and, with need_shutdown,
- * the shutdown is notified; for at most ms (< 0: forever). Returns whether
- * that happened. */
+ * the shutdown is notified and every request slot has come back (a slot
+ * whose call arrived is released only after the call is counted); for at
+ * most ms (< 0: forever). Returns whether that happened. */
 static bool wait_drained(fv_grpc_server *srv, bool need_shutdown, int64_t ms)
 {
     struct timespec until;
 
-#define DRAINED() ((!need_shutdown || srv->shutdown_done) && srv->n_calls == 0)
+#define DRAINED()                                                                                  \
+    ((!need_shutdown || (srv->shutdown_done && srv->n_slots == 0)) && srv->n_calls == 0)
     abs_after_ms(&until, ms < 0 ? STOP_NAG_MS : ms);
     while (!DRAINED()) {
         int rc = pthread_cond_timedwait(&srv->cv, &srv->mu, &until);

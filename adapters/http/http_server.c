@@ -1191,10 +1191,12 @@ void fv_http_server_stop(fv_http_server *srv)
         return;
     }
     atomic_store(&srv->stopping, true);
-    /* No new connections; the open ones are served until they finish. */
+    /* No new connections; the open ones are served until they finish. The
+     * listening socket is ours to close, but only once the daemon stopped:
+     * with the epoll thread pool each worker removes it from its epoll set
+     * at its next turn, and a socket closed before that makes
+     * libmicrohttpd abort ("Failed to remove listen FD from epoll set"). */
     MHD_socket lfd = MHD_quiesce_daemon(srv->inst.mhd_daemon);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     int64_t deadline = fv_http_monotonic_ms() + srv->shutdown_grace_ms;
     while (atomic_load(&srv->active) > 0 && fv_http_monotonic_ms() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
@@ -1207,6 +1209,8 @@ void fv_http_server_stop(fv_http_server *srv)
                 "are closed",
                 left, srv->shutdown_grace_ms);
     ulfius_stop_framework(&srv->inst);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
     srv->stopped = true;
     pthread_mutex_unlock(&srv->stop_lock);
 }
