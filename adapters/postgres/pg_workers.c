@@ -827,6 +827,42 @@ static fv_err reg_lock(fv_pg_conn *c, reg_tx *t, const fv_uuid *id, fv_error *er
     return fv_db_lock_task_definitions_for_registration(c, t->a, &p, &rows, &n, err);
 }
 
+/* The parameters of UpdateWorkflowDefinitions and UpdateTaskDefinitions:
+ * two generated types with the same members, filled from one class's arrays
+ * (declares the arrays they point at and `p`). */
+#define DEFINITION_UPDATE_PARAMS(params_type, p, x, w, now_)                                       \
+    fv_db_text_array kinds_ = {(x)->kinds, (x)->n}, names_ = {(x)->names, (x)->n},                 \
+                     desc_ = {(x)->descriptions, (x)->n}, meta_ = {(x)->metadata, (x)->n},         \
+                     in_ = {(x)->input_schemas, (x)->n}, out_ = {(x)->output_schemas, (x)->n},     \
+                     tag_value_ = {(x)->tag_value, (x)->n_tags};                                   \
+    fv_db_int64_array timeouts_ = {(x)->timeouts, (x)->has_timeout, (x)->n},                       \
+                      rmax_ = {(x)->retry_max, (x)->retry_max_ok, (x)->n},                         \
+                      rinit_ = {(x)->retry_init, (x)->retry_init_ok, (x)->n},                      \
+                      rdelay_ = {(x)->retry_max_delay, (x)->retry_max_delay_ok, (x)->n},           \
+                      tag_owner_ = {(x)->tag_owner, NULL, (x)->n_tags};                            \
+    fv_db_bool_array cancel_ = {(x)->cancellable, (x)->n}, has_retry_ = {(x)->has_retry, (x)->n};  \
+    fv_db_double_array rback_ = {(x)->retry_backoff, (x)->retry_backoff_ok, (x)->n};               \
+    params_type p = {                                                                              \
+        .tenant_id = &(w)->tenant_id,                                                              \
+        .space_id = (w)->space.has ? &(w)->space.id : NULL,                                        \
+        .now = (now_),                                                                             \
+        .kinds = &kinds_,                                                                          \
+        .names = &names_,                                                                          \
+        .descriptions = &desc_,                                                                    \
+        .timeouts = &timeouts_,                                                                    \
+        .cancellables = &cancel_,                                                                  \
+        .metadata = &meta_,                                                                        \
+        .input_schemas = &in_,                                                                     \
+        .output_schemas = &out_,                                                                   \
+        .has_retry = &has_retry_,                                                                  \
+        .retry_max_retries = &rmax_,                                                               \
+        .retry_initial_delay_ms = &rinit_,                                                         \
+        .retry_backoff_coefficient = &rback_,                                                      \
+        .retry_max_delay_ms = &rdelay_,                                                            \
+        .tag_owner = &tag_owner_,                                                                  \
+        .tag_value = &tag_value_,                                                                  \
+    }
+
 /* Step 4: the declared fields of the workflow definitions, a higher
  * latest_version. */
 static fv_err reg_update_workflows(fv_pg_conn *c, reg_tx *t, fv_error *err)
@@ -834,38 +870,8 @@ static fv_err reg_update_workflows(fv_pg_conn *c, reg_tx *t, fv_error *err)
     class_arrays *x = &t->wf;
     if (x->n == 0)
         return FV_OK;
-    const fv_worker *w = &t->reg->worker;
-    fv_db_text_array kinds = {x->kinds, x->n}, names = {x->names, x->n},
-                     desc = {x->descriptions, x->n}, meta = {x->metadata, x->n},
-                     in = {x->input_schemas, x->n}, out = {x->output_schemas, x->n},
-                     tag_value = {x->tag_value, x->n_tags};
-    fv_db_int64_array timeouts = {x->timeouts, x->has_timeout, x->n},
-                      rmax = {x->retry_max, x->retry_max_ok, x->n},
-                      rinit = {x->retry_init, x->retry_init_ok, x->n},
-                      rdelay = {x->retry_max_delay, x->retry_max_delay_ok, x->n},
-                      tag_owner = {x->tag_owner, NULL, x->n_tags};
-    fv_db_bool_array cancel = {x->cancellable, x->n}, has_retry = {x->has_retry, x->n};
-    fv_db_double_array rback = {x->retry_backoff, x->retry_backoff_ok, x->n};
-    fv_db_update_workflow_definitions_params p = {
-        .tenant_id = &w->tenant_id,
-        .space_id = w->space.has ? &w->space.id : NULL,
-        .now = t->reg->now,
-        .kinds = &kinds,
-        .names = &names,
-        .descriptions = &desc,
-        .timeouts = &timeouts,
-        .cancellables = &cancel,
-        .metadata = &meta,
-        .input_schemas = &in,
-        .output_schemas = &out,
-        .has_retry = &has_retry,
-        .retry_max_retries = &rmax,
-        .retry_initial_delay_ms = &rinit,
-        .retry_backoff_coefficient = &rback,
-        .retry_max_delay_ms = &rdelay,
-        .tag_owner = &tag_owner,
-        .tag_value = &tag_value,
-    };
+    DEFINITION_UPDATE_PARAMS(fv_db_update_workflow_definitions_params, p, x, &t->reg->worker,
+                             t->reg->now);
     fv_db_update_workflow_definitions_row *rows;
     size_t n;
     fv_err rc = fv_db_update_workflow_definitions(c, t->a, &p, &rows, &n, err);
@@ -907,38 +913,8 @@ static fv_err reg_update_tasks(fv_pg_conn *c, reg_tx *t, fv_error *err)
     class_arrays *x = &t->tk;
     if (x->n == 0)
         return FV_OK;
-    const fv_worker *w = &t->reg->worker;
-    fv_db_text_array kinds = {x->kinds, x->n}, names = {x->names, x->n},
-                     desc = {x->descriptions, x->n}, meta = {x->metadata, x->n},
-                     in = {x->input_schemas, x->n}, out = {x->output_schemas, x->n},
-                     tag_value = {x->tag_value, x->n_tags};
-    fv_db_int64_array timeouts = {x->timeouts, x->has_timeout, x->n},
-                      rmax = {x->retry_max, x->retry_max_ok, x->n},
-                      rinit = {x->retry_init, x->retry_init_ok, x->n},
-                      rdelay = {x->retry_max_delay, x->retry_max_delay_ok, x->n},
-                      tag_owner = {x->tag_owner, NULL, x->n_tags};
-    fv_db_bool_array cancel = {x->cancellable, x->n}, has_retry = {x->has_retry, x->n};
-    fv_db_double_array rback = {x->retry_backoff, x->retry_backoff_ok, x->n};
-    fv_db_update_task_definitions_params p = {
-        .tenant_id = &w->tenant_id,
-        .space_id = w->space.has ? &w->space.id : NULL,
-        .now = t->reg->now,
-        .kinds = &kinds,
-        .names = &names,
-        .descriptions = &desc,
-        .timeouts = &timeouts,
-        .cancellables = &cancel,
-        .metadata = &meta,
-        .input_schemas = &in,
-        .output_schemas = &out,
-        .has_retry = &has_retry,
-        .retry_max_retries = &rmax,
-        .retry_initial_delay_ms = &rinit,
-        .retry_backoff_coefficient = &rback,
-        .retry_max_delay_ms = &rdelay,
-        .tag_owner = &tag_owner,
-        .tag_value = &tag_value,
-    };
+    DEFINITION_UPDATE_PARAMS(fv_db_update_task_definitions_params, p, x, &t->reg->worker,
+                             t->reg->now);
     fv_db_update_task_definitions_row *rows;
     size_t n;
     fv_err rc = fv_db_update_task_definitions(c, t->a, &p, &rows, &n, err);
