@@ -1,6 +1,7 @@
 /* The per-call plumbing of the flovyn.v1 services (see svc_call.h). */
 #include "adapters/grpc/svc_call.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,72 @@ static void arena_free(void *data, void *p)
     (void)p; /* released with the call's arena */
 }
 
+/* Read a varint at p[*i..n); false when truncated or longer than 10 bytes. */
+static bool wire_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70 && *i < n; shift += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The name of the first string field of the wire bytes that holds a NUL
+ * byte, or NULL. protobuf-c hands strings over NUL-terminated, so such a
+ * value would reach the core silently cut at the NUL ("a\0b" read as "a"):
+ * it must be refused instead. Walks the bytes with the message's descriptor,
+ * into nested messages (map entries included) up to a fixed depth; runs only
+ * on bytes protobuf-c has just decoded, so they are well-formed.
+ */
+static const char *wire_nul_string(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+                                   int depth)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint64_t key, len;
+        if (!wire_varint(p, n, &i, &key))
+            return NULL;
+        switch (key & 7) {
+        case 0:
+            if (!wire_varint(p, n, &i, &len))
+                return NULL;
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        case 2: {
+            if (!wire_varint(p, n, &i, &len) || len > n - i)
+                return NULL;
+            const ProtobufCFieldDescriptor *f =
+                key >> 3 <= UINT32_MAX
+                    ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
+                    : NULL;
+            if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && memchr(p + i, 0, len) != NULL)
+                return f->name;
+            if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16) {
+                const char *inner = wire_nul_string(f->descriptor, p + i, (size_t)len, depth + 1);
+                if (inner != NULL)
+                    return inner;
+            }
+            i += (size_t)len;
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
 void *fv_svc_decode(fv_svc_call *c, const ProtobufCMessageDescriptor *desc)
 {
     ProtobufCAllocator arena_allocator = {
@@ -75,6 +142,13 @@ void *fv_svc_decode(fv_svc_call *c, const ProtobufCMessageDescriptor *desc)
     if (m == NULL) {
         fv_error err;
         fv_error_set(&err, FV_E_INVALID, "could not decode the request as %s", desc->name);
+        fv_svc_fail(c, FV_E_INVALID, &err);
+        return NULL;
+    }
+    const char *nul = wire_nul_string(desc, bytes, n, 0);
+    if (nul != NULL) {
+        fv_error err;
+        fv_error_set(&err, FV_E_INVALID, "%s contains a NUL byte", nul);
         fv_svc_fail(c, FV_E_INVALID, &err);
         return NULL;
     }

@@ -249,6 +249,14 @@ class WorkerLifecycleTest(unittest.TestCase):
                  fp.task("e2e-t", retry_policy=b"{maxRetries: 3}")])),
             ("bad worker_type", "worker_type",
              fp.registration(org, pid=fresh_pid(), worker_type="BOGUS", tasks=["e2e-t"])),
+            # A NUL would cut the value short in C ("evil\0name" read as "evil").
+            ("NUL in worker_name", "worker_name",
+             fp.registration(org, name="evil\x00name", pid=fresh_pid(), tasks=["e2e-t"])),
+            ("NUL in a task kind", "kind",
+             fp.registration(org, pid=fresh_pid(), tasks=["e2e-t\x00x"])),
+            ("NUL in a workflow tag", "tags",
+             fp.registration(org, pid=fresh_pid(), workflows=[
+                 fp.workflow("e2e-w", tags=["a\x00b"])])),
         ]
         for what, field, req in cases:
             err = self.register_error(req)
