@@ -39,6 +39,18 @@ fv_err fv_deps_validate(const fv_deps *d, fv_error *err)
                 t->create_space && t->get_space && t->get_space_by_slug && t->create_api_key &&
                 t->find_api_key && t->list_api_keys && t->revoke_api_key,
             "tenants");
+    const fv_task_repo_ops *k = d->tasks.ops;
+    REQUIRE((k == NULL) == (d->bus.ops == NULL), "tasks and bus (one without the other)");
+    if (k != NULL) {
+        REQUIRE(k->submit && k->get && k->list && k->claim && k->end_attempt && k->cancel &&
+                    k->heartbeat && k->report_progress && k->append_event && k->events &&
+                    k->attempts && k->logs && k->state_get && k->state_set && k->state_clear &&
+                    k->state_clear_all && k->state_keys && k->backlog && k->expired_attempts &&
+                    k->holders && k->held_by && k->expire_idempotency_keys,
+                "tasks (an operation is missing)");
+        REQUIRE(d->bus.ops->publish && d->bus.ops->subscribe && d->bus.ops->unsubscribe,
+                "bus (an operation is missing)");
+    }
     REQUIRE(d->clock.ops != NULL && d->clock.ops->now, "clock");
     REQUIRE(d->ids.ops != NULL && d->ids.ops->new_uuid && d->ids.ops->random, "ids");
     REQUIRE(d->hasher.ops != NULL && d->hasher.ops->sha256, "hasher");

@@ -9,10 +9,12 @@
 #include "core/util/error.h"
 #include "core/worker.h"
 #include "ports/clock.h"
+#include "ports/event_bus.h"
 #include "ports/definition_repo.h"
 #include "ports/hasher.h"
 #include "ports/heartbeat_store.h"
 #include "ports/ids.h"
+#include "ports/task_repo.h"
 #include "ports/tenant_store.h"
 #include "ports/worker_repo.h"
 
@@ -22,6 +24,11 @@ typedef struct fv_deps {
     fv_definition_repo task_defs;
     fv_heartbeat_store heartbeats;
     fv_tenant_store tenants;
+    /* Task executions and their wake-ups. Optional as a pair for bundles
+     * that serve only the registry (older tests): ops == NULL means absent,
+     * and the task use cases then answer FV_E_UNAVAILABLE. */
+    fv_task_repo tasks;
+    fv_event_bus bus;
     fv_clock clock;
     fv_ids ids;
     fv_hasher hasher; /* SHA-256 of API keys */
