@@ -404,24 +404,34 @@ static const char *versions_cell(fv_arena *a, const json_t *d)
 fv_err fv_cli_render_definitions(fv_arena *a, fv_cli_def_class cls, const json_t *list, fv_time now,
                                  fv_cli_buf *out, fv_error *err)
 {
-    (void)now;
     if (!json_is_array(list))
         return not_a(err, "a list of definitions");
     if (json_array_size(list) == 0) {
         fv_cli_buf_printf(out, "No %s found.\n", class_title(cls));
         return out->failed ? no_memory(err) : FV_OK;
     }
-    static const char *const headers[] = {"KIND", "NAME", "STATUS", "WORKERS", "VERSIONS"};
+    static const char *const wf_headers[] = {"KIND", "NAME", "STATUS", "WORKERS", "VERSIONS"};
+    /* Task definitions add their backlog: PENDING tasks and the age of the
+     * oldest. */
+    static const char *const task_headers[] = {"KIND",    "NAME",    "STATUS",
+                                               "WORKERS", "PENDING", "OLDEST PENDING"};
     bool wf = cls == FV_CLI_DEF_WORKFLOW;
+    /* A server without task executions sends no backlog: no such columns. */
+    bool backlog = !wf && json_object_get(json_array_get(list, 0), "pendingTasks") != NULL;
     fv_cli_table t;
-    fv_cli_table_init(&t, a, headers, wf ? 5 : 4);
+    fv_cli_table_init(&t, a, wf ? wf_headers : task_headers, wf ? 5 : backlog ? 6 : 4);
     size_t i;
     const json_t *d;
     json_array_foreach(list, i, d)
     {
-        const char *row[5] = {member(a, d, "kind"), member(a, d, "name"),
-                              member(a, d, "availabilityStatus"), member(a, d, "workerCount"),
-                              wf ? versions_cell(a, d) : NULL};
+        const char *row[6] = {member(a, d, "kind"), member(a, d, "name"),
+                              member(a, d, "availabilityStatus"), member(a, d, "workerCount")};
+        if (wf) {
+            row[4] = versions_cell(a, d);
+        } else if (backlog) {
+            row[4] = member(a, d, "pendingTasks");
+            row[5] = member_when(a, d, "oldestPendingAt", now, false);
+        }
         fv_cli_table_add(&t, row);
     }
     return fv_cli_table_render(&t, "", out) == FV_OK ? FV_OK : no_memory(err);
@@ -479,6 +489,14 @@ fv_err fv_cli_render_definition(fv_arena *a, fv_cli_def_class cls, const json_t 
     kv_add(&k, "Description", member(a, def, "description"));
     kv_add(&k, "Status", member(a, def, "availabilityStatus"));
     kv_add(&k, "Workers", member(a, def, "workerCount"));
+    if (!wf && json_object_get(def, "pendingTasks") != NULL) {
+        const char *oldest = member_when(a, def, "oldestPendingAt", now, false);
+        const char *pending = member(a, def, "pendingTasks");
+        kv_add(&k, "Pending tasks",
+               oldest == NULL || oldest == OOM || pending == OOM
+                   ? pending
+                   : or_oom(fv_arena_printf(a, "%s (oldest created %s)", pending, oldest)));
+    }
     if (wf) {
         kv_add(&k, "Latest version", member(a, def, "latestVersion"));
         if (json_object_get(def, "versions") != NULL)

@@ -107,6 +107,13 @@ typedef struct fv_definition {
     fv_json input_schema;
     fv_json output_schema;
     int64_t worker_count; /* on reads: linked workers that are not OFFLINE */
+    /* On reads of task definitions when the bundle serves task executions
+     * (has_backlog): the PENDING tasks of the kind in the tenant and when the
+     * oldest of them was created (FV_TIME_NONE when there is none). Left
+     * false/0 by the repositories; the queries fill it. */
+    bool has_backlog;
+    int64_t pending_tasks;
+    fv_time oldest_pending_at;
 } fv_definition;
 
 /* Effective settings: each configured value where present, else the declared

@@ -303,6 +303,10 @@ static json_t *definition_json(enc *e, const fv_definition *d)
     set(e, o, "outputSchema", raw_json(e, d->output_schema, "an output schema"));
     if (d->cls == FV_DEF_WORKFLOW)
         set(e, o, "latestVersion", text(e, d->latest_version, "a latest version"));
+    if (d->has_backlog) {
+        set(e, o, "pendingTasks", json_integer((json_int_t)d->pending_tasks));
+        set(e, o, "oldestPendingAt", time_json(d->oldest_pending_at));
+    }
     return o;
 }
 

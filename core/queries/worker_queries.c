@@ -117,6 +117,33 @@ fv_err fv_query_status_history(const fv_deps *d, fv_arena *a, const fv_uuid *ten
     return rc;
 }
 
+/* The backlog of each task definition of `tenant` (one read of the task
+ * repository for all of them). Nothing to do for workflows or a bundle
+ * without task executions. */
+static fv_err attach_backlog(const fv_deps *d, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,
+                             fv_definition *defs, size_t n, fv_error *err)
+{
+    fv_task_backlog_list bl;
+
+    if (cls != FV_DEF_TASK || d->tasks.ops == NULL || n == 0)
+        return FV_OK;
+    fv_err rc = fv_task_repo_backlog(d->tasks, a, tenant, &bl, err);
+    if (rc != FV_OK)
+        return rc;
+    /* A page holds at most 100 definitions and a tenant's backlog one row
+     * per kind with pending tasks: a plain scan. */
+    for (size_t i = 0; i < n; i++) {
+        const fv_task_backlog *b = NULL;
+        for (size_t k = 0; k < bl.n && b == NULL; k++)
+            if (strcmp(bl.items[k].kind, defs[i].kind) == 0)
+                b = &bl.items[k];
+        defs[i].has_backlog = true;
+        defs[i].pending_tasks = b != NULL ? b->pending : 0;
+        defs[i].oldest_pending_at = b != NULL ? b->oldest_created_at : FV_TIME_NONE;
+    }
+    return FV_OK;
+}
+
 fv_err fv_query_definitions(const fv_deps *d, fv_arena *a, fv_def_class cls,
                             const fv_definition_filter *f, fv_page page, fv_definition_list *out,
                             fv_error *err)
@@ -131,8 +158,11 @@ fv_err fv_query_definitions(const fv_deps *d, fv_arena *a, fv_def_class cls,
         if ((rc = fv_tags_validate("tag", &one, err)) != FV_OK)
             return rc;
     }
-    return fv_definition_repo_list(fv_deps_definitions(d, cls), a, f, page, fv_clock_now(d->clock),
-                                   &d->liveness, out, err);
+    rc = fv_definition_repo_list(fv_deps_definitions(d, cls), a, f, page, fv_clock_now(d->clock),
+                                 &d->liveness, out, err);
+    if (rc != FV_OK)
+        return rc;
+    return attach_backlog(d, a, cls, &f->tenant_id, out->items, out->n, err);
 }
 
 static fv_err get_definition(const fv_deps *d, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,
@@ -149,7 +179,9 @@ static fv_err get_definition(const fv_deps *d, fv_arena *a, fv_def_class cls, co
     if (rc == FV_E_NOT_FOUND)
         return fv_error_set(err, rc, "%s definition \"%s\" not found", fv_def_class_name(cls),
                             kind);
-    return rc;
+    if (rc != FV_OK)
+        return rc;
+    return attach_backlog(d, a, cls, tenant, out, 1, err);
 }
 
 fv_err fv_query_definition_workers(const fv_deps *d, fv_arena *a, fv_def_class cls,
