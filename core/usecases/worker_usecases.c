@@ -1,6 +1,8 @@
 /* Commands on workers, definitions and tenants (seed 002 WorkerUseCases). */
 #include "core/usecases/worker_usecases.h"
 
+#include "core/usecases/worker_usecases_int.h"
+
 #include <string.h>
 
 static const char *nonempty(const char *s)
@@ -184,22 +186,32 @@ fv_err fv_worker_heartbeat(const fv_deps *d, const fv_heartbeat_request *req, fv
     return fv_heartbeat_store_record(d->heartbeats, &req->worker_id, now, health, err);
 }
 
-fv_err fv_worker_record_poll(const fv_deps *d, const fv_uuid *tenant, const char *worker_ref,
-                             fv_error *err)
+fv_err fv__worker_record_poll(const fv_deps *d, const fv_uuid *tenant, const char *worker_ref,
+                              fv_time now, fv_uuid *id_out, fv_error *err)
 {
     fv_err rc = fv_text_validate("worker_id", worker_ref, FV_NAME_MAX, true, err);
     if (rc != FV_OK)
         return rc;
-    fv_time now = fv_clock_now(d->clock);
     fv_uuid id;
     if (fv_uuid_parse(worker_ref, strlen(worker_ref), &id)) {
         rc = fv_worker_repo_touch(d->workers, tenant, &id, FV_SIGN_POLL, now, FV_JSON_NONE, false,
                                   err);
+        if (rc == FV_OK && id_out != NULL)
+            *id_out = id;
         if (rc != FV_E_NOT_FOUND)
             return rc;
         /* A name that happens to look like a UUID is still a name. */
     }
-    return fv_worker_repo_touch_by_name(d->workers, tenant, worker_ref, now, &id, err);
+    rc = fv_worker_repo_touch_by_name(d->workers, tenant, worker_ref, now, &id, err);
+    if (rc == FV_OK && id_out != NULL)
+        *id_out = id;
+    return rc;
+}
+
+fv_err fv_worker_record_poll(const fv_deps *d, const fv_uuid *tenant, const char *worker_ref,
+                             fv_error *err)
+{
+    return fv__worker_record_poll(d, tenant, worker_ref, fv_clock_now(d->clock), NULL, err);
 }
 
 fv_err fv_worker_unregister(const fv_deps *d, const fv_uuid *tenant, const fv_uuid *id,
