@@ -13,6 +13,13 @@
 
 static const fv_json json_null = {"null", 4};
 
+/* Absent or empty JSON text is JSON null (a bytes field left empty on the
+ * wire is "no value", and empty text is not JSON). */
+static fv_json or_null(fv_json j)
+{
+    return (j.p != NULL && j.n > 0) ? j : json_null;
+}
+
 fv_err fv__tasks_unavailable(const fv_deps *d, fv_error *err)
 {
     if (d->tasks.ops != NULL && d->bus.ops != NULL)
@@ -231,7 +238,7 @@ fv_err fv_task_submit(const fv_deps *d, fv_arena *a, const fv_task_submit_reques
     t->kind = req->kind;
     t->queue = empty(req->queue) ? FV_TASK_DEFAULT_QUEUE : req->queue;
     t->status = FV_TASK_PENDING;
-    t->input = fv_json_present(req->input) ? req->input : json_null;
+    t->input = or_null(req->input);
     t->output = FV_JSON_NONE;
     t->metadata = sorted_metadata(a, req->metadata, req->n_metadata);
     if (t->metadata == NULL)
@@ -338,8 +345,7 @@ fv_err fv_task_complete(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, co
         return rc;
     if ((rc = fv_json_validate_size("output", output, FV_TASK_INPUT_MAX, err)) != FV_OK)
         return rc;
-    fv_attempt_outcome o = {FV_ATTEMPT_COMPLETED, 0, fv_json_present(output) ? output : json_null,
-                            NULL, fv_clock_now(d->clock)};
+    fv_attempt_outcome o = {FV_ATTEMPT_COMPLETED, 0, or_null(output), NULL, fv_clock_now(d->clock)};
     return fv__task_end_attempt(d, a, tenant, id, &o, NULL, NULL, err);
 }
 
@@ -522,7 +528,7 @@ fv_err fv_task_stream(const fv_deps *d, const fv_uuid *tenant, const fv_uuid *id
     memset(&ev, 0, sizeof ev);
     ev.type = type;
     ev.at = fv_clock_now(d->clock);
-    ev.data = fv_json_present(payload) ? payload : json_null;
+    ev.data = or_null(payload);
     int64_t event_id = 0;
     rc = fv_task_repo_append_event(d->tasks, tenant, id, &ev, &event_id, err);
     if (rc == FV_OK)
@@ -566,8 +572,7 @@ fv_err fv_task_state_set(const fv_deps *d, const fv_uuid *tenant, const fv_uuid 
         return rc;
     if ((rc = fv_json_validate_size("value", value, FV_TASK_STATE_VALUE_MAX, err)) != FV_OK)
         return rc;
-    return fv_task_repo_state_set(d->tasks, tenant, id, key,
-                                  fv_json_present(value) ? value : json_null, err);
+    return fv_task_repo_state_set(d->tasks, tenant, id, key, or_null(value), err);
 }
 
 fv_err fv_task_state_clear(const fv_deps *d, const fv_uuid *tenant, const fv_uuid *id,
