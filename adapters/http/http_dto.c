@@ -303,9 +303,11 @@ static json_t *definition_json(enc *e, const fv_definition *d)
     set(e, o, "outputSchema", raw_json(e, d->output_schema, "an output schema"));
     if (d->cls == FV_DEF_WORKFLOW)
         set(e, o, "latestVersion", text(e, d->latest_version, "a latest version"));
-    if (d->has_backlog) {
-        set(e, o, "pendingTasks", json_integer((json_int_t)d->pending_tasks));
-        set(e, o, "oldestPendingAt", time_json(d->oldest_pending_at));
+    if (d->cls == FV_DEF_TASK) {
+        /* A bundle without task executions has no backlog: 0 and null. */
+        set(e, o, "pendingTasks", json_integer(d->has_backlog ? (json_int_t)d->pending_tasks : 0));
+        set(e, o, "oldestPendingAt",
+            time_json(d->has_backlog ? d->oldest_pending_at : FV_TIME_NONE));
     }
     return o;
 }

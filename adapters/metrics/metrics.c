@@ -12,6 +12,8 @@
 #include "adapters/metrics/metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +21,7 @@
 #include "adapters/metrics/registry.h"
 #include "core/definition.h"
 #include "core/queries/registry_counts.h"
+#include "core/queries/task_queries.h"
 #include "core/util/alloc.h"
 #include "core/worker.h"
 
@@ -130,6 +133,16 @@ struct fv_metrics {
     fv_metric *grpc_calls, *grpc_duration;
     fv_metric *workers, *definitions;
     fv_metric *job_runs, *job_changes, *job_duration;
+    fv_metric *backlog, *backlog_age;
+
+    /* Series of the backlog families, one per (tenant, kind) seen so far,
+     * the same index in both; sorted by key ("<tenant id> <kind>") for
+     * bsearch. Only the collector (under mu) touches them. */
+    struct backlog_series {
+        char *key;
+        size_t idx;
+    } * backlog_keys;
+    size_t n_backlog;
 
     /* HTTP routes: ids 0..N_UNMATCHED-1 are the unmatched ones. */
     atomic_int n_routes;
@@ -262,6 +275,24 @@ static fv_err create_families(fv_metrics *m, fv_error *err)
                              FV_METRICS_JOBS_MAX, false, false, err);
     if (m->job_duration == NULL)
         return err->code;
+    if (m->deps != NULL && m->deps->tasks.ops != NULL) {
+        static const char *const l_tenant_kind[] = {"tenant_id", "kind"};
+        m->backlog = family(m, FV_METRIC_GAUGE, "flovyn_task_backlog",
+                            "PENDING task executions by tenant and kind (scheduled ones "
+                            "included), counted at scrape time.",
+                            l_tenant_kind, 2, FV_METRICS_BACKLOG_SERIES_MAX, false, true, err);
+        if (m->backlog == NULL)
+            return err->code;
+        m->backlog_age = family(m, FV_METRIC_GAUGE, "flovyn_task_backlog_oldest_age_seconds",
+                                "Age of the oldest PENDING task execution by tenant and kind "
+                                "(0 when none), at scrape time.",
+                                l_tenant_kind, 2, FV_METRICS_BACKLOG_SERIES_MAX, false, true, err);
+        if (m->backlog_age == NULL)
+            return err->code;
+        m->backlog_keys = fv_calloc(FV_METRICS_BACKLOG_SERIES_MAX, sizeof *m->backlog_keys);
+        if (m->backlog_keys == NULL)
+            return fv_error_set(err, FV_E_EXHAUSTED, "out of memory for the metrics");
+    }
     return FV_OK;
 }
 
@@ -387,6 +418,85 @@ static fv_err collect_counts(void *user, fv_metrics_scrape *s, fv_arena *a, fv_e
     return FV_OK;
 }
 
+static int backlog_key_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct backlog_series *)elem)->key);
+}
+
+/* The series of (tenant, kind) in both backlog families, added on first
+ * sight; false when the families are full (that backlog is not shown). */
+static bool backlog_series(fv_metrics *m, const char *tenant, const char *kind, size_t *idx)
+{
+    char key[FV_UUID_STR_LEN + 1 + FV_TASK_KIND_MAX + 1];
+    snprintf(key, sizeof key, "%s %s", tenant, kind);
+    const struct backlog_series *hit =
+        m->n_backlog
+            ? bsearch(key, m->backlog_keys, m->n_backlog, sizeof *m->backlog_keys, backlog_key_cmp)
+            : NULL;
+    if (hit != NULL) {
+        *idx = hit->idx;
+        return true;
+    }
+    if (m->n_backlog == FV_METRICS_BACKLOG_SERIES_MAX)
+        return false;
+    const char *values[2] = {tenant, kind};
+    size_t i1, i2;
+    char *copy = fv_strdup(key);
+    if (copy == NULL || fv_metric_series(m->backlog, values, &i1, NULL) != FV_OK) {
+        fv_free(copy);
+        return false;
+    }
+    if (fv_metric_series(m->backlog_age, values, &i2, NULL) != FV_OK || i1 != i2) {
+        /* Orphan series no index reaches; scrape families omit them. */
+        fv_free(copy);
+        return false;
+    }
+    size_t pos = 0;
+    while (pos < m->n_backlog && strcmp(m->backlog_keys[pos].key, key) < 0)
+        pos++;
+    memmove(&m->backlog_keys[pos + 1], &m->backlog_keys[pos],
+            (m->n_backlog - pos) * sizeof *m->backlog_keys);
+    m->backlog_keys[pos] = (struct backlog_series){copy, i1};
+    m->n_backlog++;
+    *idx = i1;
+    return true;
+}
+
+/* The collector of the backlog families: every (tenant, kind) seen since the
+ * start, 0 once drained. */
+static fv_err collect_backlog(void *user, fv_metrics_scrape *s, fv_arena *a, fv_error *err)
+{
+    fv_metrics *m = user;
+    fv_task_backlog_list bl;
+    struct timespec ts;
+
+    fv_err rc = fv_query_task_backlog(m->deps, a, NULL, &bl, err);
+    if (rc != FV_OK)
+        return rc;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fv_time now = (fv_time)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_backlog; i++) {
+        fv_metrics_scrape_set(s, m->backlog, m->backlog_keys[i].idx, 0);
+        fv_metrics_scrape_set(s, m->backlog_age, m->backlog_keys[i].idx, 0);
+    }
+    for (size_t i = 0; i < bl.n; i++) {
+        char tenant[FV_UUID_STR_LEN + 1];
+        size_t idx;
+        fv_uuid_format(&bl.items[i].tenant_id, tenant);
+        if (!backlog_series(m, tenant, bl.items[i].kind, &idx))
+            continue;
+        double age =
+            bl.items[i].oldest_created_at == FV_TIME_NONE || bl.items[i].oldest_created_at > now
+                ? 0
+                : (double)(now - bl.items[i].oldest_created_at) / 1000.0;
+        fv_metrics_scrape_set(s, m->backlog, idx, (double)bl.items[i].pending);
+        fv_metrics_scrape_set(s, m->backlog_age, idx, age);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return FV_OK;
+}
+
 fv_metrics *fv_metrics_new(const fv_metrics_config *cfg, fv_error *err)
 {
     fv_metrics *m = fv_calloc(1, sizeof *m);
@@ -424,6 +534,8 @@ fv_metrics *fv_metrics_new(const fv_metrics_config *cfg, fv_error *err)
         rc = add_fixed_series(m, cfg->version != NULL ? cfg->version : "unknown", start, err);
     if (rc == FV_OK && m->deps != NULL)
         rc = fv_metrics_registry_collector(m->reg, collect_counts, m, err);
+    if (rc == FV_OK && m->backlog != NULL)
+        rc = fv_metrics_registry_collector(m->reg, collect_backlog, m, err);
     if (rc != FV_OK)
         goto fail;
     return m;
@@ -443,6 +555,9 @@ void fv_metrics_free(fv_metrics *m)
     }
     for (int i = 0; i < atomic_load(&m->n_jobs); i++)
         fv_free(m->job_names[i]);
+    for (size_t i = 0; i < m->n_backlog; i++)
+        fv_free(m->backlog_keys[i].key);
+    fv_free(m->backlog_keys);
     fv_metrics_registry_free(m->reg);
     pthread_mutex_destroy(&m->mu);
     fv_free(m);

@@ -69,6 +69,8 @@ typedef struct fv_metrics fv_metrics;
 #define FV_METRICS_GRPC_METHODS_MAX 64
 /* Jobs fv_metrics_job accepts. */
 #define FV_METRICS_JOBS_MAX 16
+/* (tenant, kind) pairs the task backlog families can show; more are left out. */
+#define FV_METRICS_BACKLOG_SERIES_MAX 4096
 
 /* The gRPC method index of a call to a method not in the table. */
 #define FV_METRICS_GRPC_UNKNOWN SIZE_MAX

@@ -117,11 +117,8 @@ fv_err fv_query_status_history(const fv_deps *d, fv_arena *a, const fv_uuid *ten
     return rc;
 }
 
-/* The backlog of each task definition of `tenant` (one read of the task
- * repository for all of them). Nothing to do for workflows or a bundle
- * without task executions. */
-static fv_err attach_backlog(const fv_deps *d, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,
-                             fv_definition *defs, size_t n, fv_error *err)
+fv_err fv_query_attach_backlog(const fv_deps *d, fv_arena *a, fv_def_class cls,
+                               const fv_uuid *tenant, fv_definition *defs, size_t n, fv_error *err)
 {
     fv_task_backlog_list bl;
 
@@ -162,7 +159,7 @@ fv_err fv_query_definitions(const fv_deps *d, fv_arena *a, fv_def_class cls,
                                  &d->liveness, out, err);
     if (rc != FV_OK)
         return rc;
-    return attach_backlog(d, a, cls, &f->tenant_id, out->items, out->n, err);
+    return fv_query_attach_backlog(d, a, cls, &f->tenant_id, out->items, out->n, err);
 }
 
 static fv_err get_definition(const fv_deps *d, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,
@@ -181,7 +178,7 @@ static fv_err get_definition(const fv_deps *d, fv_arena *a, fv_def_class cls, co
                             kind);
     if (rc != FV_OK)
         return rc;
-    return attach_backlog(d, a, cls, tenant, out, 1, err);
+    return fv_query_attach_backlog(d, a, cls, tenant, out, 1, err);
 }
 
 fv_err fv_query_definition_workers(const fv_deps *d, fv_arena *a, fv_def_class cls,

@@ -77,6 +77,12 @@ typedef struct fv_definition_detail {
     size_t n_versions;
 } fv_definition_detail;
 
+/* Fill the backlog (has_backlog, pending_tasks, oldest_pending_at) of n task
+ * definitions of `tenant` from one read of the task repository. Nothing to do
+ * for workflows or a bundle without task executions. */
+fv_err fv_query_attach_backlog(const fv_deps *d, fv_arena *a, fv_def_class cls,
+                               const fv_uuid *tenant, fv_definition *defs, size_t n, fv_error *err);
+
 /* One definition by kind with its live workers and versions. `space` is
  * FV_SPACE_NONE or FV_SPACE_ID. FV_E_NOT_FOUND, FV_E_INVALID (bad kind). */
 fv_err fv_query_definition(const fv_deps *d, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,

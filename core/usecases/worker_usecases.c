@@ -1,9 +1,10 @@
 /* Commands on workers, definitions and tenants (seed 002 WorkerUseCases). */
 #include "core/usecases/worker_usecases.h"
 
-#include "core/usecases/worker_usecases_int.h"
-
 #include <string.h>
+
+#include "core/queries/worker_queries.h"
+#include "core/usecases/worker_usecases_int.h"
 
 static const char *nonempty(const char *s)
 {
@@ -282,7 +283,10 @@ fv_err fv_definition_configure(const fv_deps *d, fv_arena *a, fv_def_class cls,
     if (rc == FV_E_NOT_FOUND)
         return fv_error_set(err, rc, "%s definition \"%s\" not found", fv_def_class_name(cls),
                             kind);
-    return rc;
+    if (rc != FV_OK)
+        return rc;
+    /* Answered as a read shows it, backlog included. */
+    return fv_query_attach_backlog(d, a, cls, tenant, out, 1, err);
 }
 
 fv_err fv_tenant_create(const fv_deps *d, fv_arena *a, const char *slug, const char *name,

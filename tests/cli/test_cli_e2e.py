@@ -155,11 +155,11 @@ onboard-customer  onboard-customer  AVAILABLE  2        1.1.0
 """
 
 TASK_DEFINITIONS = """\
-KIND          NAME          STATUS     WORKERS
-charge-card   charge-card   AVAILABLE  1
-extract       Extract       AVAILABLE  1
-load          load          AVAILABLE  1
-send-invoice  Send Invoice  AVAILABLE  1
+KIND          NAME          STATUS     WORKERS  PENDING  OLDEST PENDING
+charge-card   charge-card   AVAILABLE  1        0        -
+extract       Extract       AVAILABLE  1        0        -
+load          load          AVAILABLE  1        0        -
+send-invoice  Send Invoice  AVAILABLE  1        0        -
 """
 
 ONBOARD_CUSTOMER = """\
@@ -194,6 +194,7 @@ Name:             Send Invoice
 Description:      sends the monthly invoice
 Status:           AVAILABLE
 Workers:          1
+Pending tasks:    0
 Timeout:          120s (operator override)
 Retry policy:     maxRetries=2 (operator override)
 Tags:             billing, eu (operator override)
