@@ -168,7 +168,13 @@ fv_mem_store *fv_mem_store_new(const fv_mem_options *opt)
     fv_mem_store *s = fv_calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
+    s->tasks = fv__mem_tasks_new();
+    if (s->tasks == NULL) {
+        fv_free(s);
+        return NULL;
+    }
     if (pthread_rwlock_init(&s->lock, NULL) != 0) {
+        fv__mem_tasks_free(s->tasks);
         fv_free(s);
         return NULL;
     }
@@ -227,6 +233,7 @@ void fv_mem_store_free(fv_mem_store *s)
     fv__mem_map_release(&s->keys_by_prefix);
     map_free_all(&s->keys_by_id, fv_free);
     fv__mem_vec_release(&s->keys);
+    fv__mem_tasks_free(s->tasks);
     pthread_rwlock_destroy(&s->lock);
     fv_free(s);
 }

@@ -13,8 +13,10 @@
 #include "core/definition.h"
 #include "ports/clock.h"
 #include "ports/definition_repo.h"
+#include "ports/event_bus.h"
 #include "ports/heartbeat_store.h"
 #include "ports/ids.h"
+#include "ports/task_repo.h"
 #include "ports/tenant_store.h"
 #include "ports/worker_repo.h"
 
@@ -37,6 +39,30 @@ fv_worker_repo fv_mem_worker_repo(fv_mem_store *s);
 fv_definition_repo fv_mem_definition_repo(fv_mem_store *s, fv_def_class cls);
 fv_heartbeat_store fv_mem_heartbeat_store(fv_mem_store *s);
 fv_tenant_store fv_mem_tenant_store(fv_mem_store *s);
+/* The task repository: task executions, attempts, events, idempotency keys
+ * and task state, behind a mutex of their own (not the registry's lock), so
+ * that claims and heartbeats never wait for each other. */
+fv_task_repo fv_mem_task_repo(fv_mem_store *s);
+
+/*
+ * The in-memory event bus (ports/event_bus.h): subscribers of this process
+ * only. publish calls every subscriber's callback synchronously, on the
+ * publisher's thread, under the bus's mutex, so callbacks run one at a time
+ * and in the order of publication. A callback must therefore never publish,
+ * subscribe or unsubscribe on the same bus, nor wait for a lock that a
+ * thread may hold while it publishes (that would deadlock). unsubscribe
+ * takes the same mutex: when it returns, the callback is not running and
+ * never runs again.
+ *
+ * fv_mem_bus_new: NULL with FV_E_EXHAUSTED in err when memory runs out. The
+ * caller owns the bus and frees it with fv_mem_bus_free (NULL-safe) after
+ * every user is done; subscriptions still open are released with it.
+ * fv_mem_event_bus: the port view, valid while the bus lives.
+ */
+typedef struct fv_mem_bus fv_mem_bus;
+fv_mem_bus *fv_mem_bus_new(fv_error *err);
+void fv_mem_bus_free(fv_mem_bus *b);
+fv_event_bus fv_mem_event_bus(fv_mem_bus *b);
 
 /* The real clock (CLOCK_REALTIME, ms). Owns nothing. */
 fv_clock fv_system_clock(void);

@@ -285,6 +285,16 @@ typedef struct fv__mem_def_view {
     fv_def_class cls;
 } fv__mem_def_view;
 
+/* The task tables (mem_tasks.c), opaque to the other files. They have a lock
+ * of their own; task ops never take the store's rwlock. */
+typedef struct fv__mem_tasks fv__mem_tasks;
+
+/* Empty task tables; NULL when memory runs out. */
+fv__mem_tasks *fv__mem_tasks_new(void);
+/* Free the tables and every task, event, attempt, state entry and binding
+ * they hold. NULL-safe. */
+void fv__mem_tasks_free(fv__mem_tasks *t);
+
 struct fv_mem_store {
     pthread_rwlock_t lock;
     size_t heartbeat_history_max;
@@ -309,6 +319,8 @@ struct fv_mem_store {
     fv__mem_map keys_by_prefix;
     fv__mem_vec keys; /* fv__mem_key in insertion order */
     uint64_t key_seq;
+
+    fv__mem_tasks *tasks; /* task executions (mem_tasks.c), under their own mutex */
 };
 
 static inline void fv__mem_rdlock(fv_mem_store *s)
