@@ -641,18 +641,24 @@ int fv_contract_run(const fv_contract_adapter *adapter)
 {
     ct_set_adapter(adapter);
     const char *n = adapter->name;
-    char names[5][96];
+    char names[8][96];
     snprintf(names[0], sizeof names[0], "worker_repo[%s]", n);
     snprintf(names[1], sizeof names[1], "definition_repo[%s]", n);
     snprintf(names[2], sizeof names[2], "heartbeat_store[%s]", n);
     snprintf(names[3], sizeof names[3], "tenant_store[%s]", n);
     snprintf(names[4], sizeof names[4], "atomicity[%s]", n);
+    snprintf(names[5], sizeof names[5], "task_repo[%s]", n);
+    snprintf(names[6], sizeof names[6], "event_bus[%s]", n);
+    snprintf(names[7], sizeof names[7], "task_atomicity[%s]", n);
     const fv_test_suite suites[] = {
         {names[0], ct_worker_cases, ct_worker_cases_n, ct_setup, ct_teardown},
         {names[1], ct_definition_cases, ct_definition_cases_n, ct_setup, ct_teardown},
         {names[2], ct_heartbeat_cases, ct_heartbeat_cases_n, ct_setup, ct_teardown},
         {names[3], ct_tenant_cases, ct_tenant_cases_n, ct_setup, ct_teardown},
         {names[4], ct_atomic_cases, ct_atomic_cases_n, ct_setup, ct_teardown},
+        {names[5], ct_task_cases, ct_task_cases_n, ct_task_setup, ct_teardown},
+        {names[6], ct_bus_cases, ct_bus_cases_n, ct_task_setup, ct_teardown},
+        {names[7], ct_task_atomic_cases, ct_task_atomic_cases_n, ct_task_setup, ct_teardown},
     };
     int failed = fv_test_run_suites(suites, FV_TEST_COUNT(suites));
     ct_set_adapter(NULL);

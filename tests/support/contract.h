@@ -1,7 +1,8 @@
 /*
  * The port contract suite (STYLE rule 13, DESIGN.md section 2 rule 6): one
  * set of CUnit assertions over the repository ports (worker repository, the
- * two definition repositories, heartbeat store, tenant store), run against
+ * two definition repositories, heartbeat store, tenant store, task
+ * repository) and the event bus, run against
  * every adapter through a factory. An adapter that passes it is
  * interchangeable with the others; a failure is a bug in the adapter (or,
  * after review, an ambiguity of the port header to settle there).
@@ -24,9 +25,13 @@ typedef struct fv_contract_adapter {
     const char *name; /* shown in suite names: "worker_repo[memory]" */
     /*
      * Open fresh, empty ports into *deps: workers, workflow_defs, task_defs,
-     * heartbeats and tenants are required; clock, ids and liveness may be
-     * left zeroed (the suite does not use them). *ctx is the adapter's state,
-     * handed back to close. Returns 0 on success. Called before every test.
+     * heartbeats, tenants, tasks and bus are required (the task and bus
+     * suites fail without the last two; the others do not use them); clock,
+     * ids and liveness may be left zeroed (the suite does not use them).
+     * The bus must deliver to subscribers of this process what is published
+     * through it (asynchronously is fine: the suite waits, bounded). *ctx is
+     * the adapter's state, handed back to close. Returns 0 on success.
+     * Called before every test.
      */
     int (*open)(void **ctx, fv_deps *deps);
     /* Release everything open created. Called after every test that opened. */

@@ -151,5 +151,15 @@ extern const fv_test_case ct_tenant_cases[];
 extern const size_t ct_tenant_cases_n;
 extern const fv_test_case ct_atomic_cases[];
 extern const size_t ct_atomic_cases_n;
+/* Task repository and event bus (contract_task.c); their fixture is
+ * ct_task_setup: ct_setup, then the adapter must have opened deps->tasks and
+ * deps->bus with every op set. */
+int ct_task_setup(void);
+extern const fv_test_case ct_task_cases[];
+extern const size_t ct_task_cases_n;
+extern const fv_test_case ct_bus_cases[];
+extern const size_t ct_bus_cases_n;
+extern const fv_test_case ct_task_atomic_cases[];
+extern const size_t ct_task_atomic_cases_n;
 
 #endif
