@@ -83,7 +83,9 @@ static int empty_tables(void)
         rc = fv_pg_exec(c, &a, NULL,
                         "TRUNCATE tenant, space, api_key, worker, worker_status_change, "
                         "workflow_definition, task_definition, worker_workflow_capability, "
-                        "worker_task_capability, worker_heartbeat RESTART IDENTITY",
+                        "worker_task_capability, worker_heartbeat, task_execution, "
+                        "task_attempt, task_event, task_idempotency_key, task_state "
+                        "RESTART IDENTITY",
                         0, NULL, NULL, NULL, &r, &e);
         fv_pg_release(pool, c);
     }

@@ -1,10 +1,11 @@
 /*
  * Internals of the Postgres repositories shared by pg_store.c,
- * pg_workers.c, pg_definitions.c, pg_heartbeats.c and pg_tenants.c (never
- * included outside adapters/postgres/): the store, the lifecycle of its two
- * write buffers (heartbeat history in pg_heartbeats.c, signs of life in
- * pg_workers.c) and of the flusher thread that writes both, and the small helpers
- * every repository uses around the generated queries (build/gen/db/db_*.h).
+ * pg_workers.c, pg_definitions.c, pg_heartbeats.c, pg_tenants.c and
+ * pg_tasks.c (never included outside adapters/postgres/): the store, the
+ * lifecycle of its two write buffers (heartbeat history in pg_heartbeats.c,
+ * signs of life in pg_workers.c) and of the flusher thread that writes both,
+ * and the small helpers every repository uses around the generated queries
+ * (build/gen/db/db_*.h).
  *
  * Discipline of every op: one port call borrows one connection (fv_pg_acquire
  * or fv_pg_tx) and gives it back before returning. A write of several
@@ -32,6 +33,7 @@
 #include "db_runtime.h"
 #include "ports/definition_repo.h"
 #include "ports/heartbeat_store.h"
+#include "ports/task_repo.h"
 #include "ports/tenant_store.h"
 #include "ports/worker_repo.h"
 
@@ -64,6 +66,7 @@ fv_worker_repo fv__pg_worker_repo(fv_pg_store *s);
 fv_definition_repo fv__pg_definition_repo(fv_pg_store *s, fv_def_class cls);
 fv_heartbeat_store fv__pg_heartbeat_store(fv_pg_store *s);
 fv_tenant_store fv__pg_tenant_store(fv_pg_store *s);
+fv_task_repo fv__pg_task_repo(fv_pg_store *s);
 
 /* The heartbeat buffer and the store's flusher thread (pg_heartbeats.c):
  * start it (the touch buffer must exist); stop it, write what is left of
