@@ -1,8 +1,9 @@
 /*
  * Micro-benchmark of the core on the in-memory adapters: heartbeats per
- * second, registrations of a worker with 20 capabilities per second, and
- * pages of 50 out of 10,000 workers per second. Prints figures; asserts
- * nothing about them.
+ * second, registrations of a worker with 20 capabilities per second, pages
+ * of 50 out of 10,000 workers per second, and task cycles (submit, claim,
+ * complete) per second through the task repository port. Prints figures;
+ * asserts nothing about them.
  *
  *   build/bench_core [seconds-per-figure]
  */
@@ -17,6 +18,7 @@
 #include "core/util/alloc.h"
 #include "core/deps.h"
 #include "core/queries/worker_queries.h"
+#include "core/task.h"
 #include "core/usecases/worker_usecases.h"
 
 static double now_s(void)
@@ -223,6 +225,106 @@ static void bench_registrations(double seconds, bool same_process)
     env_close(&e);
 }
 
+/* ---- Task cycles through the port ---------------------------------------
+ * Each thread submits a task to one shared queue, claims the oldest task of
+ * that queue (its own or another thread's) and completes it: three atomic
+ * units of the repository per cycle, with the event data the core builds.
+ * The figure counts completed tasks.
+ * Tasks are never deleted (no retention yet), so a run stops at
+ * TASK_CYCLES_MAX cycles to bound memory. */
+
+#define TASK_CYCLES_MAX 1000000
+
+typedef struct task_thread {
+    fv_task_repo repo;
+    fv_uuid tenant;
+    int index;
+    double end;
+    long max;
+    long ops;
+} task_thread;
+
+static void *task_loop(void *arg)
+{
+    task_thread *t = arg;
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error err;
+    char worker[32];
+    snprintf(worker, sizeof worker, "bench-worker-%d", t->index);
+    long ops = 0, seq = 0;
+    fv_time now = 1767225600000;
+    while (seq < t->max && now_s() < t->end) {
+        for (int k = 0; k < 100 && seq < t->max; k++, seq++, now++) {
+            fv_arena_reset(&a);
+            fv_task_new n;
+            memset(&n, 0, sizeof n);
+            fv_task *task = &n.task;
+            task->id.b[0] = (unsigned char)t->index;
+            memcpy(task->id.b + 8, &seq, sizeof seq);
+            task->tenant_id = t->tenant;
+            task->kind = "bench-task";
+            task->queue = "bench";
+            task->status = FV_TASK_PENDING;
+            task->input = (fv_json){"{\"n\":1}", 7};
+            task->max_retries = 3;
+            task->timeout_ms = 60000;
+            task->scheduled_at = task->created_at = now;
+            task->started_at = task->completed_at = task->last_heartbeat_at = FV_TIME_NONE;
+            n.created_event_data = fv_task_event_data_created(&a, task);
+            fv_task out;
+            bool created, found;
+            fv_err rc = fv_task_repo_submit(t->repo, &a, &n, &out, &created, &err);
+            if (rc != FV_OK)
+                die("task submit", rc, &err);
+            fv_claim_request c = {t->tenant, "bench", worker, {false, {{0}}}, now};
+            fv_time next;
+            rc = fv_task_repo_claim(t->repo, &a, &c, &out, &found, &next, &err);
+            if (rc != FV_OK)
+                die("task claim", rc, &err);
+            if (!found)
+                continue; /* another thread took it (and this one's task): no cycle */
+            fv_attempt_outcome o = {
+                FV_ATTEMPT_COMPLETED, out.execution_count, {"true", 4}, NULL, now};
+            rc = fv_task_repo_end_attempt(t->repo, &a, &t->tenant, &out.id, &o, &out, NULL, &err);
+            if (rc != FV_OK)
+                die("task complete", rc, &err);
+            ops++;
+        }
+    }
+    t->ops = ops;
+    fv_arena_release(&a);
+    return NULL;
+}
+
+static void bench_task_cycles(double seconds, int threads)
+{
+    fv_mem_store *store = fv_mem_store_new(NULL);
+    if (store == NULL)
+        die("store", FV_E_EXHAUSTED, NULL);
+    task_thread t[8];
+    pthread_t th[8];
+    double w0 = now_s(), c0 = cpu_s();
+    for (int i = 0; i < threads; i++) {
+        t[i] = (task_thread){.repo = fv_mem_task_repo(store),
+                             .index = i + 1,
+                             .end = w0 + seconds,
+                             .max = TASK_CYCLES_MAX / threads};
+        t[i].tenant.b[0] = 0x42;
+        pthread_create(&th[i], NULL, task_loop, &t[i]);
+    }
+    long total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += t[i].ops;
+    }
+    char what[80];
+    snprintf(what, sizeof what, "task cycles submit+claim+complete (%d thread%s)", threads,
+             threads > 1 ? "s" : "");
+    figure(what, (double)total, now_s() - w0, cpu_s() - c0);
+    fv_mem_store_free(store);
+}
+
 static void bench_list(double seconds)
 {
     bench_env e;
@@ -289,5 +391,7 @@ int main(int argc, char **argv)
     bench_registrations(seconds, true);
     bench_registrations(seconds, false);
     bench_list(seconds);
+    bench_task_cycles(seconds, 1);
+    bench_task_cycles(seconds, 8);
     return 0;
 }
