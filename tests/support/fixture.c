@@ -44,6 +44,23 @@ fail:
     return -1;
 }
 
+int fv_fixture_init_tasks(fv_fixture *fx)
+{
+    if (fv_fixture_init(fx) != 0)
+        return -1;
+    fx->bus = fv_mem_bus_new(NULL);
+    if (fx->bus == NULL)
+        goto fail;
+    fx->deps.tasks = fv_mem_task_repo(fx->store);
+    fx->deps.bus = fv_mem_event_bus(fx->bus);
+    if (fv_deps_validate(&fx->deps, NULL) != FV_OK)
+        goto fail;
+    return 0;
+fail:
+    fv_fixture_release(fx);
+    return -1;
+}
+
 void fv_fixture_release(fv_fixture *fx)
 {
     if (fx == NULL)
@@ -52,6 +69,7 @@ void fv_fixture_release(fv_fixture *fx)
     fv_clock_destroy(fx->deps.clock);
     fv_ids_destroy(fx->deps.ids);
     fv_mem_store_free(fx->store);
+    fv_mem_bus_free(fx->bus);
     memset(fx, 0, sizeof *fx);
 }
 

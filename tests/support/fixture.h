@@ -31,14 +31,21 @@
 
 typedef struct fv_fixture {
     fv_mem_store *store;
-    fv_deps deps;   /* liveness = FV_LIVENESS_DEFAULTS; tests may change it */
-    fv_arena arena; /* for the test's own results; released with the fixture */
-    fv_uuid tenant; /* the tenant "acme", created at FV_FIXTURE_T0 */
+    fv_deps deps;    /* liveness = FV_LIVENESS_DEFAULTS; tests may change it */
+    fv_arena arena;  /* for the test's own results; released with the fixture */
+    fv_uuid tenant;  /* the tenant "acme", created at FV_FIXTURE_T0 */
+    fv_mem_bus *bus; /* fv_fixture_init_tasks only; else NULL */
 } fv_fixture;
 
 /* Build the store, the clock (at FV_FIXTURE_T0), the ids and the tenant
  * "acme". Returns 0, or -1 with everything released. */
 int fv_fixture_init(fv_fixture *fx);
+
+/* fv_fixture_init, then task executions too: the in-memory task repository
+ * of the store and an in-memory bus in deps.tasks and deps.bus (fixtures of
+ * the registry tests leave the pair absent). Returns 0, or -1 with
+ * everything released. */
+int fv_fixture_init_tasks(fv_fixture *fx);
 
 /* Release everything the fixture holds (NULL-safe, idempotent). */
 void fv_fixture_release(fv_fixture *fx);
