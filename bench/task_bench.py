@@ -263,9 +263,12 @@ def run_postgres(args, tool_path):
     out = {"cycle": None, "idle": None, "pgbench": None, "wal_per_job": None}
     try:
         cluster.create()
-        if not args.unsafe_fast:
+        options = cluster.options if args.unsafe_fast else durable(cluster.options)
+        if args.statements:
+            options = options + ["-c", "shared_preload_libraries=pg_stat_statements"]
+        if options != cluster.options:
             cluster.stop_server()
-            cluster.start_server(durable(cluster.options))
+            cluster.start_server(options)
         rows = fp.psql(cluster.url, "SELECT name || '=' || setting FROM pg_settings WHERE name IN "
                        "('fsync','synchronous_commit','full_page_writes','shared_buffers',"
                        "'max_connections') ORDER BY name")
@@ -278,8 +281,19 @@ def run_postgres(args, tool_path):
         print("flovyn-server %s on %s (PostgreSQL bundle, database %s)"
               % (args.server, srv.grpc_target, db.name))
         tool = Tool(tool_path, srv, db_pid=pm)
-        out["cycle"] = measure_cycle(tool, args, args.pg_tasks, "postgres",
-                                     between=lambda: wal_lsn(cluster.url))
+
+        calls = []
+
+        def between():
+            # The WAL position; before the full-speed run, the statement
+            # statistics started afresh too.
+            if args.statements and not calls:
+                fp.psql(db.url, "SELECT pg_stat_statements_reset()")
+            calls.append(1)
+            return wal_lsn(cluster.url)
+        if args.statements:
+            fp.psql(db.url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        out["cycle"] = measure_cycle(tool, args, args.pg_tasks, "postgres", between=between)
         if out["cycle"] is not None:
             full = out["cycle"][0]
             lsn0, lsn1 = full["between"]
@@ -287,6 +301,8 @@ def run_postgres(args, tool_path):
                 out["wal_per_job"] = (lsn1 - lsn0) / full["completed"]
                 print("   WAL written during the full-speed run: %.0f bytes per job"
                       % out["wal_per_job"])
+            if args.statements:
+                top_statements(db.url, full.get("completed") or 1)
             out["idle"] = measure_idle(tool, args, "postgres", db_pid=pm)
         rc = srv.stop(timeout=30)
         srv = None
@@ -298,6 +314,23 @@ def run_postgres(args, tool_path):
             srv.stop(timeout=30)
         cluster.remove()
     return out
+
+
+def top_statements(url, jobs):
+    """The statements of the database that took the most time (pg_stat_statements
+    since the reset before the full-speed run: that run and the light-load one)."""
+    rows = fp.psql(url, "SELECT calls, round(total_exec_time::numeric, 1), "
+                   "round(mean_exec_time::numeric, 3), rows, "
+                   "regexp_replace(left(query, 110), '\\s+', ' ', 'g') "
+                   "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+                   "WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 12")
+    print("   statements by total time (pg_stat_statements, full-speed and light-load runs; "
+          "%d jobs in the first):" % jobs)
+    print("   %9s %10s %9s %9s  %s" % ("calls", "total ms", "mean ms", "rows", "query"))
+    for line in rows.splitlines():
+        c = line.split("|", 4)
+        if len(c) == 5:
+            print("   %9s %10s %9s %9s  %s" % tuple(c))
 
 
 def fig(d, key, fmt="%.0f"):
@@ -392,6 +425,9 @@ def main():
     ap.add_argument("--pgbench-clients", type=int, default=8)
     ap.add_argument("--pgbench-seconds", type=int, default=10)
     ap.add_argument("--only", choices=("memory", "postgres"))
+    ap.add_argument("--statements", action="store_true",
+                    help="PostgreSQL: load pg_stat_statements and print the statements that "
+                         "took the most time")
     ap.add_argument("--unsafe-fast", action="store_true",
                     help="keep the cluster script's fsync/synchronous_commit/full_page_writes off")
     ap.add_argument("--server-arg", action="append", default=[],
