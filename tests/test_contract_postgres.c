@@ -1,8 +1,9 @@
 /*
  * The port contract suite (tests/support/contract.h) on the Postgres
- * repositories (adapters/postgres/pg_store.h), in a database of this
- * executable's own on the ctest cluster (fixture "pg"), migrated once; each
- * test opens a fresh store on emptied tables.
+ * repositories (adapters/postgres/pg_store.h) and event bus
+ * (adapters/postgres/pg_bus.h), in a database of this executable's own on
+ * the ctest cluster (fixture "pg"), migrated once; each test opens a fresh
+ * store and bus on emptied tables.
  *
  * Also, what only this adapter can get wrong:
  * - 8 threads registering workers that declare the same kinds
@@ -34,6 +35,7 @@
 #include "adapters/memory/mem_store.h"
 #include "adapters/postgres/migrate.h"
 #include "adapters/postgres/pg.h"
+#include "adapters/postgres/pg_bus.h"
 #include "adapters/postgres/pg_store.h"
 #include "core/usecases/worker_usecases.h"
 #include "core/util/alloc.h"
@@ -95,35 +97,57 @@ static int empty_tables(void)
     return rc == FV_OK ? 0 : -1;
 }
 
+/* A store and a bus (its listener on a connection of its own). */
+typedef struct pg_ctx {
+    fv_pg_store *store;
+    fv_pg_bus *bus;
+} pg_ctx;
+
 static int pg_open(void **ctx, fv_deps *deps)
 {
     if (empty_tables() != 0)
+        return -1;
+    pg_ctx *x = fv_calloc(1, sizeof *x);
+    if (x == NULL)
         return -1;
     fv_pg_store_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.log = capture_log;
     fv_error e;
-    fv_pg_store *s = fv_pg_store_new(pool, &cfg, &e);
-    if (s == NULL) {
+    x->store = fv_pg_store_new(pool, &cfg, &e);
+    if (x->store == NULL) {
         fprintf(stderr, "contract: could not open the store: %s\n", e.msg);
+        fv_free(x);
+        return -1;
+    }
+    x->bus = fv_pg_bus_new(pool, db.url, capture_log, NULL, &e);
+    if (x->bus == NULL) {
+        fprintf(stderr, "contract: could not open the bus: %s\n", e.msg);
+        fv_pg_store_free(x->store);
+        fv_free(x);
         return -1;
     }
     memset(deps, 0, sizeof *deps);
-    fv_pg_store_deps(s, deps);
+    fv_pg_store_deps(x->store, deps);
+    deps->bus = fv_pg_event_bus(x->bus);
     deps->hasher = fv_nettle_hasher();
     deps->liveness = FV_LIVENESS_DEFAULTS;
-    *ctx = s;
+    *ctx = x;
     return 0;
 }
 
 static void pg_close(void *ctx)
 {
-    fv_pg_store_free(ctx);
+    pg_ctx *x = ctx;
+    fv_pg_bus_free(x->bus);
+    fv_pg_store_free(x->store);
+    fv_free(x);
 }
 
 static void pg_flush(void *ctx)
 {
-    fv_pg_store_flush(ctx);
+    pg_ctx *x = ctx;
+    fv_pg_store_flush(x->store);
 }
 
 static const fv_contract_adapter postgres_adapter = {

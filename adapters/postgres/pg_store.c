@@ -68,6 +68,7 @@ void fv_pg_store_deps(fv_pg_store *s, fv_deps *out)
     out->task_defs = fv__pg_definition_repo(s, FV_DEF_TASK);
     out->heartbeats = fv__pg_heartbeat_store(s);
     out->tenants = fv__pg_tenant_store(s);
+    out->tasks = fv__pg_task_repo(s);
 }
 
 void fv_pg_store_flush(fv_pg_store *s)

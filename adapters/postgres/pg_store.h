@@ -1,9 +1,9 @@
 /*
  * The PostgreSQL repositories: every registry port (worker repository, the
- * two definition repositories, heartbeat store, tenant store) over one
- * connection pool, on the queries generated from the files of
- * adapters/postgres/queries/ (codegen/sqlgen.py, into build/gen/db/). app/
- * builds the production bundle from it.
+ * two definition repositories, heartbeat store, tenant store) and the task
+ * repository (pg_tasks.c) over one connection pool, on the queries
+ * generated from the files of adapters/postgres/queries/ (codegen/sqlgen.py,
+ * into build/gen/db/). app/ builds the production bundle from it.
  *
  * The store needs the schema of migrations/ (the caller runs the migrations
  * first); it never creates or alters tables itself.
@@ -62,9 +62,10 @@ fv_pg_store *fv_pg_store_new(fv_pg_pool *pool, const fv_pg_store_config *cfg, fv
 void fv_pg_store_free(fv_pg_store *s);
 
 /*
- * Fill out->workers, workflow_defs, task_defs, heartbeats and tenants with
- * the ports of the store (valid while it lives; thread-safe); the other
- * members of out are left as they are.
+ * Fill out->workers, workflow_defs, task_defs, heartbeats, tenants and tasks
+ * with the ports of the store (valid while it lives; thread-safe); the other
+ * members of out (the event bus among them: adapters/postgres/pg_bus.h) are
+ * left as they are.
  */
 void fv_pg_store_deps(fv_pg_store *s, fv_deps *out);
 

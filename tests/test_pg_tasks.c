@@ -1,0 +1,805 @@
+/*
+ * What only the Postgres task repository and event bus can get wrong
+ * (adapters/postgres/pg_tasks.c, pg_bus.c), in a database of this
+ * executable's own on the ctest cluster (fixture "pg"); the shared port
+ * contract runs in test_contract_postgres.
+ *
+ * - Migration 0004 applies on top of 0001-0003 (the database is migrated
+ *   in those two steps), once, with the per-table autovacuum settings of
+ *   the claim index.
+ * - 8 threads, each on its own pool connection, claim 500 tasks of one
+ *   queue: every task is claimed exactly once, each with its TASK_STARTED
+ *   event, and the queue ends empty (claims per second are printed, not
+ *   asserted).
+ * - A claim skips a task another transaction holds locked instead of
+ *   waiting for it.
+ * - 8 concurrent submissions of one idempotency key create one task and
+ *   the others get it; likewise when they rebind a key whose task was
+ *   cancelled.
+ * - Two buses on one database: a notice published through one reaches the
+ *   subscribers of both (queue names with spaces intact); a malformed
+ *   notification is dropped and logged.
+ * - The listener's backend terminated (pg_terminate_backend): the bus logs
+ *   the loss, reconnects, delivers FV_BUS_RESYNC, and later notices arrive
+ *   again.
+ * - unsubscribe returns only once its callback is not running, and the
+ *   callback is never called again.
+ *
+ * Waits are bounded (a few seconds) and nothing asserts on durations.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adapters/postgres/migrate.h"
+#include "adapters/postgres/pg.h"
+#include "adapters/postgres/pg_bus.h"
+#include "adapters/postgres/pg_store.h"
+#include "core/task.h"
+#include "core/util/arena.h"
+#include "tests/support/cunit_main.h"
+#include "tests/support/pg_test.h"
+
+#define T0 ((fv_time)1767225600000) /* 2026-01-01T00:00:00Z */
+
+enum { THREADS = 8, RACE_TASKS = 500 };
+
+static fv_pg_test_db db;
+static fv_pg_pool *pool;
+static fv_pg_migrate_report first_three, the_rest;
+static size_t n_migrations;
+
+static fv_pg_store *store;
+static fv_task_repo repo;
+static const fv_uuid tenant = {{0x10, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1}};
+
+/* What the pool, the store and the buses log. */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_buf[16 * 1024];
+static size_t log_len;
+
+static void capture_log(void *user, fv_pg_log_level level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    pthread_mutex_lock(&log_mu);
+    int w = snprintf(log_buf + log_len, sizeof log_buf - log_len, "%s\n", msg);
+    if (w > 0 && (size_t)w < sizeof log_buf - log_len)
+        log_len += (size_t)w;
+    pthread_mutex_unlock(&log_mu);
+}
+
+static bool log_has(const char *needle)
+{
+    pthread_mutex_lock(&log_mu);
+    bool found = strstr(log_buf, needle) != NULL;
+    pthread_mutex_unlock(&log_mu);
+    return found;
+}
+
+static void log_reset(void)
+{
+    pthread_mutex_lock(&log_mu);
+    log_len = 0;
+    log_buf[0] = '\0';
+    pthread_mutex_unlock(&log_mu);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One statement outside the repositories; the first column of the first
+ * row as a number (0 when there is none). */
+static long long sql_int(const char *sql)
+{
+    fv_pg_conn *c;
+    fv_error e;
+    fv_arena a;
+    PGresult *r;
+    long long v = -1;
+    fv_arena_init(&a, 0);
+    if (fv_pg_acquire(pool, &c, &e) != FV_OK) {
+        fprintf(stderr, "sql_int: %s\n", e.msg);
+        fv_arena_release(&a);
+        return -1;
+    }
+    if (fv_pg_exec(c, &a, NULL, sql, 0, NULL, NULL, NULL, &r, &e) == FV_OK)
+        v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    else
+        fprintf(stderr, "sql_int: %s: %s\n", sql, e.msg);
+    fv_pg_release(pool, c);
+    fv_arena_release(&a);
+    return v;
+}
+
+/* A task id: 0x77, then n. */
+static fv_uuid task_id(uint32_t n)
+{
+    fv_uuid u;
+    memset(&u, 0, sizeof u);
+    u.b[0] = 0x77;
+    u.b[6] = 0x40;
+    u.b[8] = 0x80;
+    u.b[12] = (unsigned char)(n >> 24);
+    u.b[13] = (unsigned char)(n >> 16);
+    u.b[14] = (unsigned char)(n >> 8);
+    u.b[15] = (unsigned char)n;
+    return u;
+}
+
+/* A valid new task as the core would hand it to the port. */
+static void new_task(fv_arena *a, fv_task_new *in, uint32_t n, const char *queue, fv_time created,
+                     const char *idem_key)
+{
+    memset(in, 0, sizeof *in);
+    fv_task *t = &in->task;
+    t->id = task_id(n);
+    t->tenant_id = tenant;
+    t->kind = "race-kind";
+    t->queue = queue;
+    t->status = FV_TASK_PENDING;
+    t->input = (fv_json){"{\"n\":1}", 7};
+    t->max_retries = 3;
+    t->timeout_ms = 60000;
+    t->scheduled_at = created;
+    t->created_at = created;
+    t->started_at = t->completed_at = t->last_heartbeat_at = FV_TIME_NONE;
+    t->idempotency_key = idem_key;
+    in->created_event_data = fv_task_event_data_created(a, t);
+    in->idempotency_expires_at = created + 86400 * 1000;
+}
+
+static int empty_tables(void)
+{
+    return sql_int("TRUNCATE tenant CASCADE") == 0 ? 0 : -1;
+}
+
+static int setup(void)
+{
+    if (empty_tables() != 0)
+        return -1;
+    fv_pg_store_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log = capture_log;
+    fv_error e;
+    store = fv_pg_store_new(pool, &cfg, &e);
+    if (store == NULL) {
+        fprintf(stderr, "setup: %s\n", e.msg);
+        return -1;
+    }
+    fv_deps d;
+    memset(&d, 0, sizeof d);
+    fv_pg_store_deps(store, &d);
+    repo = d.tasks;
+    fv_tenant t = {tenant, "acme", "Acme", T0 - 1000};
+    if (fv_tenant_store_create_tenant(d.tenants, &t, &e) != FV_OK) {
+        fprintf(stderr, "setup: %s\n", e.msg);
+        fv_pg_store_free(store);
+        return -1;
+    }
+    log_reset();
+    return 0;
+}
+
+static void teardown(void)
+{
+    fv_pg_store_free(store);
+    store = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Migration
+ */
+
+static void test_pg_tasks__migration_on_top_of_three(void)
+{
+    /* main() migrated 0001-0003 first, then the whole list. */
+    CU_ASSERT_FATAL(n_migrations >= 4);
+    FV_ASSERT_INT_EQ(first_three.applied, 3);
+    FV_ASSERT_INT_EQ(first_three.to_version, 3);
+    FV_ASSERT_INT_EQ(the_rest.already, 3);
+    FV_ASSERT_INT_EQ(the_rest.applied, n_migrations - 3);
+    FV_ASSERT_INT_EQ(the_rest.from_version, 3);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM schema_migrations WHERE version = 4 AND "
+                             "name = 'tasks'"),
+                     1);
+    /* Nothing pending any more. */
+    size_t n;
+    const fv_pg_migration *list = fv_pg_migrations(&n);
+    fv_pg_migrate_report rep;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_pg_migrate_check(pool, list, n, &rep, &e), FV_OK);
+    FV_ASSERT_INT_EQ(rep.pending, 0);
+    /* The claim index is partial, in the claim's order; the table is
+     * vacuumed after a fixed number of dead rows. */
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_indexes WHERE indexname = "
+                             "'task_execution_claim_idx' AND indexdef LIKE '%(tenant_id, queue, "
+                             "created_at, id%WHERE (status = 1)%'"),
+                     1);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_class WHERE relname = 'task_execution' "
+                             "AND 'autovacuum_vacuum_scale_factor=0' = ANY (reloptions)"),
+                     1);
+}
+
+/* ------------------------------------------------------------------------
+ * Claims
+ */
+
+typedef struct claimer {
+    int index;
+    fv_uuid got[RACE_TASKS];
+    int32_t attempts[RACE_TASKS];
+    int64_t event_ids[RACE_TASKS];
+    size_t n;
+    fv_err rc;
+    char msg[FV_ERROR_MSG_MAX];
+} claimer;
+
+static claimer claimers[THREADS];
+
+static void *claim_loop(void *arg)
+{
+    claimer *k = arg;
+    char worker[16];
+    snprintf(worker, sizeof worker, "w%d", k->index);
+    for (;;) {
+        fv_arena a;
+        fv_arena_init(&a, 0);
+        fv_claim_request c = {
+            .tenant_id = tenant, .queue = "race", .worker_id = worker, .now = T0 + 3600 * 1000};
+        fv_task t;
+        bool found = false;
+        fv_time next_at;
+        fv_error e;
+        fv_err rc = fv_task_repo_claim(repo, &a, &c, &t, &found, &next_at, &e);
+        if (rc == FV_OK && found && k->n < RACE_TASKS) {
+            k->got[k->n] = t.id;
+            k->attempts[k->n] = t.execution_count;
+            k->event_ids[k->n] = t.last_event_id;
+            k->n++;
+        }
+        fv_arena_release(&a);
+        if (rc != FV_OK) {
+            k->rc = rc;
+            snprintf(k->msg, sizeof k->msg, "%s", e.msg);
+            return NULL;
+        }
+        if (!found)
+            return NULL;
+    }
+}
+
+static void test_pg_tasks__claims_race(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error e;
+    for (uint32_t i = 0; i < RACE_TASKS; i++) {
+        fv_task_new in;
+        new_task(&a, &in, i + 1, "race", T0 + (fv_time)i, NULL);
+        fv_task out;
+        bool created = false;
+        FV_ASSERT_INT_EQ(fv_task_repo_submit(repo, &a, &in, &out, &created, &e), FV_OK);
+        CU_ASSERT(created);
+    }
+    fv_arena_release(&a);
+
+    pthread_t tid[THREADS];
+    double t0 = now_s();
+    for (int i = 0; i < THREADS; i++) {
+        memset(&claimers[i], 0, sizeof claimers[i]);
+        claimers[i].index = i;
+        CU_ASSERT_FATAL(pthread_create(&tid[i], NULL, claim_loop, &claimers[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(tid[i], NULL);
+    double elapsed = now_s() - t0;
+
+    /* Every task exactly once, as attempt 1 with TASK_STARTED as event 2. */
+    static int seen[RACE_TASKS];
+    memset(seen, 0, sizeof seen);
+    size_t total = 0;
+    for (int i = 0; i < THREADS; i++) {
+        FV_ASSERT_INT_EQ(claimers[i].rc, FV_OK);
+        if (claimers[i].rc != FV_OK)
+            fprintf(stderr, "claimer %d: %s\n", i, claimers[i].msg);
+        for (size_t k = 0; k < claimers[i].n; k++) {
+            const fv_uuid *u = &claimers[i].got[k];
+            uint32_t n = (uint32_t)u->b[12] << 24 | (uint32_t)u->b[13] << 16 |
+                         (uint32_t)u->b[14] << 8 | u->b[15];
+            CU_ASSERT(n >= 1 && n <= RACE_TASKS);
+            if (n >= 1 && n <= RACE_TASKS)
+                seen[n - 1]++;
+            FV_ASSERT_INT_EQ(claimers[i].attempts[k], 1);
+            FV_ASSERT_INT_EQ(claimers[i].event_ids[k], 2);
+        }
+        total += claimers[i].n;
+    }
+    FV_ASSERT_INT_EQ(total, RACE_TASKS);
+    int once = 0;
+    for (int i = 0; i < RACE_TASKS; i++)
+        once += seen[i] == 1;
+    FV_ASSERT_INT_EQ(once, RACE_TASKS);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM task_execution WHERE status = 2 AND "
+                             "execution_count = 1"),
+                     RACE_TASKS);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM task_event WHERE type = 2 AND event_id = 2"),
+                     RACE_TASKS);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(DISTINCT worker_id) FROM task_execution"), THREADS);
+    printf("\n  %d claims by %d threads in %.3f s: %.0f claims/s\n", RACE_TASKS, THREADS, elapsed,
+           (double)RACE_TASKS / elapsed);
+}
+
+/* A claim does not wait for a task another transaction holds locked: it
+ * takes the next one. */
+static void test_pg_tasks__claim_skips_locked(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error e;
+    for (uint32_t i = 0; i < 2; i++) {
+        fv_task_new in;
+        new_task(&a, &in, i + 1, "skip", T0 + (fv_time)i, NULL);
+        fv_task out;
+        bool created;
+        FV_ASSERT_INT_EQ(fv_task_repo_submit(repo, &a, &in, &out, &created, &e), FV_OK);
+    }
+    /* Hold the oldest one locked on a connection of our own. */
+    fv_pg_conn *c;
+    PGresult *r;
+    CU_ASSERT_FATAL(fv_pg_acquire(pool, &c, &e) == FV_OK);
+    CU_ASSERT(fv_pg_exec(c, &a, NULL, "BEGIN", 0, NULL, NULL, NULL, &r, &e) == FV_OK);
+    CU_ASSERT(fv_pg_exec(c, &a, NULL,
+                         "SELECT id FROM task_execution WHERE id = "
+                         "'77000000-0000-4000-8000-000000000001' FOR UPDATE",
+                         0, NULL, NULL, NULL, &r, &e) == FV_OK);
+    CU_ASSERT(r != NULL && PQntuples(r) == 1);
+
+    fv_claim_request q = {.tenant_id = tenant, .queue = "skip", .worker_id = "w", .now = T0 + 10};
+    fv_task t;
+    bool found = false;
+    fv_time next_at;
+    FV_ASSERT_INT_EQ(fv_task_repo_claim(repo, &a, &q, &t, &found, &next_at, &e), FV_OK);
+    CU_ASSERT(found);
+    fv_uuid second = task_id(2);
+    CU_ASSERT(found && fv_uuid_eq(&t.id, &second));
+    /* Nothing else is claimable while the lock holds. */
+    FV_ASSERT_INT_EQ(fv_task_repo_claim(repo, &a, &q, &t, &found, &next_at, &e), FV_OK);
+    CU_ASSERT(!found);
+
+    CU_ASSERT(fv_pg_exec(c, &a, NULL, "ROLLBACK", 0, NULL, NULL, NULL, &r, &e) == FV_OK);
+    fv_pg_release(pool, c);
+    FV_ASSERT_INT_EQ(fv_task_repo_claim(repo, &a, &q, &t, &found, &next_at, &e), FV_OK);
+    fv_uuid first = task_id(1);
+    CU_ASSERT(found && fv_uuid_eq(&t.id, &first));
+    fv_arena_release(&a);
+}
+
+/* ------------------------------------------------------------------------
+ * Idempotency keys under concurrency
+ */
+
+typedef struct submitter {
+    uint32_t n; /* the id of the task it submits */
+    const char *key;
+    fv_time now;
+    pthread_barrier_t *start;
+    fv_err rc;
+    bool created;
+    fv_uuid got;
+    char msg[FV_ERROR_MSG_MAX];
+} submitter;
+
+static void *submit_one(void *arg)
+{
+    submitter *s = arg;
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_task_new in;
+    new_task(&a, &in, s->n, "idem", s->now, s->key);
+    fv_task out;
+    fv_error e;
+    fv_error_clear(&e);
+    pthread_barrier_wait(s->start);
+    s->rc = fv_task_repo_submit(repo, &a, &in, &out, &s->created, &e);
+    if (s->rc == FV_OK)
+        s->got = out.id;
+    snprintf(s->msg, sizeof s->msg, "%s", e.msg);
+    fv_arena_release(&a);
+    return NULL;
+}
+
+/* 8 submissions at once with one key; returns how many created, and the
+ * id they all got in *winner (when they agree). */
+static int submit_round(uint32_t first_n, fv_time now, fv_uuid *winner, bool *agree)
+{
+    submitter s[THREADS];
+    pthread_t tid[THREADS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, THREADS);
+    for (int i = 0; i < THREADS; i++) {
+        s[i] =
+            (submitter){.n = first_n + (uint32_t)i, .key = "order-42", .now = now, .start = &start};
+        pthread_create(&tid[i], NULL, submit_one, &s[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(tid[i], NULL);
+    pthread_barrier_destroy(&start);
+    int created = 0;
+    *agree = true;
+    for (int i = 0; i < THREADS; i++) {
+        FV_ASSERT_INT_EQ(s[i].rc, FV_OK);
+        if (s[i].rc != FV_OK)
+            fprintf(stderr, "submit %d: %s\n", i, s[i].msg);
+        created += s[i].created;
+        if (s[i].created)
+            *winner = s[i].got;
+    }
+    for (int i = 0; i < THREADS; i++)
+        if (s[i].rc == FV_OK && !fv_uuid_eq(&s[i].got, winner))
+            *agree = false;
+    return created;
+}
+
+static void test_pg_tasks__idempotent_submits_race(void)
+{
+    fv_uuid winner;
+    bool agree;
+    FV_ASSERT_INT_EQ(submit_round(100, T0, &winner, &agree), 1);
+    CU_ASSERT(agree);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM task_execution"), 1);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM task_idempotency_key"), 1);
+
+    /* Its task cancelled: the key is rebound, again by exactly one. */
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_task t;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_task_repo_cancel(repo, &a, &tenant, &winner, FV_TASK_BIT(FV_TASK_PENDING),
+                                         "test", T0 + 5, &t, &e),
+                     FV_OK);
+    fv_arena_release(&a);
+    fv_uuid second;
+    FV_ASSERT_INT_EQ(submit_round(200, T0 + 10, &second, &agree), 1);
+    CU_ASSERT(agree);
+    CU_ASSERT(!fv_uuid_eq(&second, &winner));
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM task_execution"), 2);
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM task_idempotency_key WHERE task_id = "
+                             "(SELECT id FROM task_execution WHERE status = 1)"),
+                     1);
+}
+
+/* ------------------------------------------------------------------------
+ * The event bus
+ */
+
+#define MAX_SEEN 64
+
+typedef struct inbox {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fv_bus_msg msgs[MAX_SEEN];
+    char queues[MAX_SEEN][FV_TASK_QUEUE_MAX + 1];
+    size_t n;
+    size_t resyncs;
+} inbox;
+
+static void inbox_init(inbox *b)
+{
+    memset(b, 0, sizeof *b);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+}
+
+static void inbox_destroy(inbox *b)
+{
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+}
+
+static void receive(void *user, const fv_bus_msg *m)
+{
+    inbox *b = user;
+    pthread_mutex_lock(&b->mu);
+    if (m->kind == FV_BUS_RESYNC)
+        b->resyncs++;
+    if (b->n < MAX_SEEN) {
+        b->msgs[b->n] = *m;
+        if (m->queue != NULL)
+            snprintf(b->queues[b->n], sizeof b->queues[b->n], "%s", m->queue);
+        b->msgs[b->n].queue = m->queue != NULL ? b->queues[b->n] : NULL;
+        b->n++;
+    }
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Wait (at most `seconds`) until the inbox holds `n` messages, or `resyncs`
+ * resyncs when resyncs > 0. */
+static bool inbox_wait(inbox *b, size_t n, size_t resyncs, int seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    pthread_mutex_lock(&b->mu);
+    bool ok = true;
+    while (ok && (resyncs > 0 ? b->resyncs < resyncs : b->n < n))
+        ok = pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0;
+    ok = resyncs > 0 ? b->resyncs >= resyncs : b->n >= n;
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+static size_t inbox_count(inbox *b)
+{
+    pthread_mutex_lock(&b->mu);
+    size_t n = b->n;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+/* The test database's URL with an application name of our choosing, so
+ * that a test can find the bus's listening backend. */
+static void url_named(char *out, size_t cap, const char *app)
+{
+    snprintf(out, cap, "%s application_name='%s'", db.url, app);
+}
+
+static fv_pg_bus *bus_open(const char *app)
+{
+    char url[FV_PG_TEST_URL_MAX + 64];
+    url_named(url, sizeof url, app);
+    fv_error e;
+    fv_pg_bus *b = fv_pg_bus_new(pool, url, capture_log, NULL, &e);
+    if (b == NULL)
+        fprintf(stderr, "bus_open: %s: %s\n", fv_err_name(e.code), e.msg);
+    return b;
+}
+
+static void test_pg_tasks__bus_across_two_buses(void)
+{
+    fv_pg_bus *a = bus_open("bus_a");
+    fv_pg_bus *b = bus_open("bus_b");
+    CU_ASSERT_FATAL(a != NULL && b != NULL);
+    inbox in_a, in_b;
+    inbox_init(&in_a);
+    inbox_init(&in_b);
+    fv_bus_sub *sa, *sb;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(a), receive, &in_a, &sa, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), receive, &in_b, &sb, &e), FV_OK);
+
+    fv_uuid task = task_id(9);
+    fv_bus_msg q = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = "my queue \"x\" ü"};
+    fv_bus_msg t = {.kind = FV_BUS_TASK, .tenant_id = tenant, .task_id = task, .event_id = 42};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &t, &e), FV_OK);
+    /* A malformed notification on the channel is dropped. */
+    CU_ASSERT(sql_int("SELECT 0 FROM pg_notify('flovyn_tasks', 'Q not-a-uuid x')") == 0);
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q, &e), FV_OK);
+
+    inbox *boxes[2] = {&in_b, &in_a};
+    for (int i = 0; i < 2; i++) {
+        inbox *x = boxes[i];
+        CU_ASSERT_FATAL(inbox_wait(x, 3, 0, 10));
+        /* In the publisher's order. */
+        FV_ASSERT_INT_EQ(x->msgs[0].kind, FV_BUS_QUEUE);
+        CU_ASSERT(fv_uuid_eq(&x->msgs[0].tenant_id, &tenant));
+        FV_ASSERT_STR_EQ(x->msgs[0].queue, "my queue \"x\" ü");
+        FV_ASSERT_INT_EQ(x->msgs[1].kind, FV_BUS_TASK);
+        CU_ASSERT(fv_uuid_eq(&x->msgs[1].task_id, &task));
+        FV_ASSERT_INT_EQ(x->msgs[1].event_id, 42);
+        FV_ASSERT_INT_EQ(x->msgs[2].kind, FV_BUS_QUEUE);
+    }
+    CU_ASSERT(log_has("dropped a malformed notification"));
+    /* Nothing else arrives (the malformed one stayed out). */
+    sleep_ms(200);
+    FV_ASSERT_INT_EQ(inbox_count(&in_a), 3);
+    FV_ASSERT_INT_EQ(inbox_count(&in_b), 3);
+
+    /* A notice that cannot be sent. */
+    fv_bus_msg bad = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = ""};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &bad, &e), FV_E_INVALID);
+
+    fv_event_bus_unsubscribe(fv_pg_event_bus(a), sa);
+    fv_event_bus_unsubscribe(fv_pg_event_bus(b), sb);
+    fv_pg_bus_free(a);
+    fv_pg_bus_free(b);
+    inbox_destroy(&in_a);
+    inbox_destroy(&in_b);
+}
+
+static void test_pg_tasks__bus_reconnects_and_resyncs(void)
+{
+    fv_pg_bus *a = bus_open("bus_pub");
+    fv_pg_bus *b = bus_open("bus_killed");
+    CU_ASSERT_FATAL(a != NULL && b != NULL);
+    inbox in;
+    inbox_init(&in);
+    fv_bus_sub *sub;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), receive, &in, &sub, &e), FV_OK);
+
+    /* Kill the listening backend of bus b. */
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                             "pg_stat_activity WHERE application_name = 'bus_killed' AND "
+                             "datname = current_database()) k"),
+                     1);
+    CU_ASSERT_FATAL(inbox_wait(&in, 0, 1, 15));
+    CU_ASSERT(log_has("lost the listening connection"));
+    CU_ASSERT(log_has("listening again"));
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                             "'bus_killed' AND datname = current_database()"),
+                     1);
+
+    /* Notices arrive again. */
+    size_t before = inbox_count(&in);
+    fv_bus_msg q = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = "after"};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q, &e), FV_OK);
+    CU_ASSERT_FATAL(inbox_wait(&in, before + 1, 0, 10));
+    FV_ASSERT_INT_EQ(in.msgs[before].kind, FV_BUS_QUEUE);
+    FV_ASSERT_STR_EQ(in.msgs[before].queue, "after");
+
+    fv_event_bus_unsubscribe(fv_pg_event_bus(b), sub);
+    fv_pg_bus_free(a);
+    fv_pg_bus_free(b);
+    inbox_destroy(&in);
+}
+
+/* A callback that stays inside until told to leave. */
+typedef struct slow {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running;
+    int calls;
+    bool release;
+} slow;
+
+static void slow_cb(void *user, const fv_bus_msg *m)
+{
+    (void)m;
+    slow *s = user;
+    pthread_mutex_lock(&s->mu);
+    s->running = 1;
+    s->calls++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    /* Give unsubscribe time to start waiting (not required for
+     * correctness: it must wait however long this takes). */
+    sleep_ms(300);
+    pthread_mutex_lock(&s->mu);
+    s->running = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void test_pg_tasks__unsubscribe_waits_for_callback(void)
+{
+    fv_pg_bus *b = bus_open("bus_unsub");
+    CU_ASSERT_FATAL(b != NULL);
+    slow s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    fv_bus_sub *sub;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), slow_cb, &s, &sub, &e), FV_OK);
+    fv_bus_msg q = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = "slow"};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(b), &q, &e), FV_OK);
+
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s.mu);
+    while (s.calls == 0 && pthread_cond_timedwait(&s.cv, &s.mu, &until) == 0)
+        ;
+    bool started = s.calls > 0;
+    pthread_mutex_unlock(&s.mu);
+    CU_ASSERT_FATAL(started);
+
+    fv_event_bus_unsubscribe(fv_pg_event_bus(b), sub);
+    pthread_mutex_lock(&s.mu);
+    FV_ASSERT_INT_EQ(s.running, 0);
+    int calls = s.calls;
+    pthread_mutex_unlock(&s.mu);
+    /* Never called again. */
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(b), &q, &e), FV_OK);
+    sleep_ms(300);
+    pthread_mutex_lock(&s.mu);
+    FV_ASSERT_INT_EQ(s.calls, calls);
+    pthread_mutex_unlock(&s.mu);
+
+    fv_pg_bus_free(b);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+}
+
+/* A bus freed with subscribers left frees them (no leak under ASan), and
+ * bad arguments are refused. */
+static void test_pg_tasks__bus_free_and_arguments(void)
+{
+    fv_error e;
+    CU_ASSERT(fv_pg_bus_new(NULL, db.url, NULL, NULL, &e) == NULL);
+    FV_ASSERT_INT_EQ(e.code, FV_E_INVALID);
+    CU_ASSERT(fv_pg_bus_new(pool, "", NULL, NULL, &e) == NULL);
+    FV_ASSERT_INT_EQ(e.code, FV_E_INVALID);
+    CU_ASSERT(fv_pg_bus_new(pool, "host=127.0.0.1 port=1 connect_timeout=2", NULL, NULL, &e) ==
+              NULL);
+    FV_ASSERT_INT_EQ(e.code, FV_E_UNAVAILABLE);
+    fv_pg_bus *b = bus_open("bus_free");
+    CU_ASSERT_FATAL(b != NULL);
+    inbox in;
+    inbox_init(&in);
+    fv_bus_sub *s1, *s2;
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), receive, &in, &s1, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), receive, &in, &s2, &e), FV_OK);
+    fv_bus_msg q = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = "twice"};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(b), &q, &e), FV_OK);
+    CU_ASSERT(inbox_wait(&in, 2, 0, 10));
+    fv_pg_bus_free(b);
+    fv_pg_bus_free(NULL);
+    inbox_destroy(&in);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const fv_test_case migration_cases[] = {
+    FV_TEST_CASE(test_pg_tasks__migration_on_top_of_three),
+};
+
+static const fv_test_case cases[] = {
+    FV_TEST_CASE(test_pg_tasks__claims_race),
+    FV_TEST_CASE(test_pg_tasks__claim_skips_locked),
+    FV_TEST_CASE(test_pg_tasks__idempotent_submits_race),
+    FV_TEST_CASE(test_pg_tasks__bus_across_two_buses),
+    FV_TEST_CASE(test_pg_tasks__bus_reconnects_and_resyncs),
+    FV_TEST_CASE(test_pg_tasks__unsubscribe_waits_for_callback),
+    FV_TEST_CASE(test_pg_tasks__bus_free_and_arguments),
+};
+
+int main(void)
+{
+    if (fv_pg_test_db_create(&db) != 0)
+        return EXIT_FAILURE;
+    int failed = 1;
+    fv_error e;
+    fv_pg_pool_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.url = db.url;
+    cfg.size = THREADS + 4;
+    cfg.log = capture_log;
+    pool = fv_pg_pool_new(&cfg, &e);
+    if (pool == NULL) {
+        fprintf(stderr, "pg_tasks: could not open a pool: %s\n", e.msg);
+        goto done;
+    }
+    /* 0001-0003 first, then the rest: 0004 applies on top of them. */
+    const fv_pg_migration *list = fv_pg_migrations(&n_migrations);
+    if (n_migrations < 4 || fv_pg_migrate(pool, list, 3, &first_three, &e) != FV_OK ||
+        fv_pg_migrate(pool, list, n_migrations, &the_rest, &e) != FV_OK) {
+        fprintf(stderr, "pg_tasks: could not migrate: %s\n", e.msg);
+        goto done;
+    }
+    const fv_test_suite suites[] = {
+        {"pg_tasks_migration", migration_cases, FV_TEST_COUNT(migration_cases), NULL, NULL},
+        {"pg_tasks", cases, FV_TEST_COUNT(cases), setup, teardown},
+    };
+    failed = fv_test_run_suites(suites, FV_TEST_COUNT(suites));
+done:
+    fv_pg_pool_free(pool);
+    if (fv_pg_test_db_drop(&db) != 0)
+        failed = 1;
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
