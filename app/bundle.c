@@ -31,6 +31,14 @@ fv_err fv_app_bundle_open_memory(const fv_app_config *cfg, fv_app_bundle *b, fv_
     b->deps.task_defs = fv_mem_definition_repo(b->store, FV_DEF_TASK);
     b->deps.heartbeats = fv_mem_heartbeat_store(b->store);
     b->deps.tenants = fv_mem_tenant_store(b->store);
+    b->deps.tasks = fv_mem_task_repo(b->store);
+    b->mem_bus = fv_mem_bus_new(err);
+    if (b->mem_bus == NULL) {
+        rc = err != NULL ? err->code : FV_E_EXHAUSTED;
+        fv_app_bundle_close(b);
+        return rc;
+    }
+    b->deps.bus = fv_mem_event_bus(b->mem_bus);
     common_ports(cfg, b);
     rc = fv_deps_validate(&b->deps, err);
     if (rc != FV_OK)
@@ -89,6 +97,12 @@ fv_err fv_app_bundle_open_postgres(const fv_app_config *cfg, fv_app_bundle *b,
         goto fail;
     }
     fv_pg_store_deps(b->pg, &b->deps);
+    b->pg_bus = fv_pg_bus_new(b->pool, cfg->database_url, fv_app_log_pg, NULL, err);
+    if (b->pg_bus == NULL) {
+        rc = err != NULL ? err->code : FV_E_UNAVAILABLE;
+        goto fail;
+    }
+    b->deps.bus = fv_pg_event_bus(b->pg_bus);
     common_ports(cfg, b);
     rc = fv_deps_validate(&b->deps, err);
     if (rc != FV_OK)
@@ -104,7 +118,10 @@ void fv_app_bundle_close(fv_app_bundle *b)
 {
     if (b->store == NULL && b->pool == NULL)
         return;
-    /* The store before the pool it writes through. */
+    /* The buses first (nothing publishes any more), then the store before
+     * the pool it writes through. */
+    fv_pg_bus_free(b->pg_bus);
+    fv_mem_bus_free(b->mem_bus);
     fv_pg_store_free(b->pg);
     fv_pg_pool_free(b->pool);
     fv_ids_destroy(b->deps.ids);

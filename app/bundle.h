@@ -10,6 +10,7 @@
 #include "adapters/memory/mem_store.h"
 #include "adapters/postgres/migrate.h"
 #include "adapters/postgres/pg.h"
+#include "adapters/postgres/pg_bus.h"
 #include "adapters/postgres/pg_store.h"
 #include "app/config.h"
 #include "core/deps.h"
@@ -20,15 +21,17 @@ typedef struct fv_app_bundle {
     fv_mem_store *store; /* owned; in-memory bundle only */
     fv_pg_pool *pool;    /* owned; PostgreSQL bundle only */
     fv_pg_store *pg;     /* owned; PostgreSQL bundle only */
+    fv_mem_bus *mem_bus; /* owned; in-memory bundle only */
+    fv_pg_bus *pg_bus;   /* owned; PostgreSQL bundle only */
 } fv_app_bundle;
 
 /*
- * The in-memory bundle: one fv_mem_store and its port views, the system
- * clock, system ids (getrandom), the nettle SHA-256 hasher and the liveness
- * thresholds of cfg. The result is checked with fv_deps_validate.
- * FV_E_EXHAUSTED (out of memory), FV_E_INVALID (wiring or thresholds). On
- * failure *b holds nothing to release. Release with fv_app_bundle_close once
- * nothing uses b->deps any more (after the servers and the scheduler stop).
+ * The in-memory bundle: one fv_mem_store and its port views (task
+ * executions included), the in-process event bus, the system clock, system ids (getrandom), the
+ * nettle SHA-256 hasher and the liveness thresholds of cfg. The result is checked with
+ * fv_deps_validate. FV_E_EXHAUSTED (out of memory), FV_E_INVALID (wiring or thresholds). On failure
+ * *b holds nothing to release. Release with fv_app_bundle_close once nothing uses b->deps any more
+ * (after the servers and the scheduler stop).
  */
 fv_err fv_app_bundle_open_memory(const fv_app_config *cfg, fv_app_bundle *b, fv_error *err);
 
@@ -39,7 +42,10 @@ fv_err fv_app_bundle_open_memory(const fv_app_config *cfg, fv_app_bundle *b, fv_
  * cfg->migrate (under the advisory lock, so replicas starting together are
  * safe), else only checked, and a database that lacks some is refused with
  * FV_E_PRECONDITION naming the command to run. Then the store of
- * pg_store.h, the system clock and ids, the nettle hasher and the liveness
+ * pg_store.h (task executions included), the event bus of pg_bus.h
+ * (LISTEN/NOTIFY on a connection of its own to cfg->database_url, so a
+ * submit through one server wakes the polls parked on every server of the
+ * database), the system clock and ids, the nettle hasher and the liveness
  * thresholds, checked with fv_deps_validate. *report (may be NULL) says
  * what the migration step found and did. Errors: those of fv_pg_pool_new
  * (FV_E_INVALID URL, FV_E_UNAVAILABLE database), of fv_pg_migrate and
@@ -51,8 +57,9 @@ fv_err fv_app_bundle_open_memory(const fv_app_config *cfg, fv_app_bundle *b, fv_
 fv_err fv_app_bundle_open_postgres(const fv_app_config *cfg, fv_app_bundle *b,
                                    fv_pg_migrate_report *report, fv_error *err);
 
-/* Release what the bundle owns (the PostgreSQL store first: it writes its
- * buffered heartbeats). Safe on a zeroed bundle and twice. */
+/* Release what the bundle owns (the bus first, then the PostgreSQL store:
+ * it writes its buffered heartbeats). Unsubscribe from the bus before
+ * (fv_task_unwatch). Safe on a zeroed bundle and twice. */
 void fv_app_bundle_close(fv_app_bundle *b);
 
 #endif

@@ -41,6 +41,7 @@ typedef enum opt_id {
     OPT_AVAILABILITY_INTERVAL,
     OPT_RETENTION_INTERVAL,
     OPT_GRPC_THREADS,
+    OPT_POLL_TIMEOUT_MAX,
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
     OPT_DEV,
@@ -128,6 +129,11 @@ static const opt_spec specs[OPT_COUNT] = {
                                 "how often retention removes long-OFFLINE workers", ON_SERVE},
     [OPT_GRPC_THREADS] = {"--grpc-threads", "FLOVYN_GRPC_THREADS", NULL, TYPE_INT, "N", "2", 1, 64,
                           "threads serving gRPC calls", ON_SERVE},
+    [OPT_POLL_TIMEOUT_MAX] = {"--poll-timeout-max", "FLOVYN_POLL_TIMEOUT_MAX", NULL, TYPE_INT,
+                              "SECONDS", STR(FV_APP_POLL_TIMEOUT_MAX_DEFAULT), 0,
+                              FV_APP_POLL_TIMEOUT_MAX_LIMIT,
+                              "longest a PollTask waits for a task, whatever it asks; 0: never",
+                              ON_SERVE},
     [OPT_SHUTDOWN_GRACE] = {"--shutdown-grace", "FLOVYN_SHUTDOWN_GRACE", NULL, TYPE_DURATION,
                             "DURATION", "5s", 0, 10 * MS_MINUTE,
                             "on SIGINT/SIGTERM, how long in-flight calls may finish", ON_SERVE},
@@ -180,6 +186,7 @@ static const char *default_text(opt_id id, char buf[FV_APP_DURATION_STR_MAX])
     case OPT_GRPC_LISTEN:
     case OPT_HTTP_LISTEN:
     case OPT_GRPC_THREADS:
+    case OPT_POLL_TIMEOUT_MAX:
     case OPT_SHUTDOWN_GRACE:
     case OPT_LOG_LEVEL:
     case OPT_DEV:
@@ -715,6 +722,7 @@ static fv_err finish_serve(const raw_opt raw[OPT_COUNT], const opt_value val[OPT
     out->availability_interval_ms = val[OPT_AVAILABILITY_INTERVAL].num;
     out->retention_interval_ms = val[OPT_RETENTION_INTERVAL].num;
     out->grpc_threads = (int)val[OPT_GRPC_THREADS].num;
+    out->poll_timeout_max_s = val[OPT_POLL_TIMEOUT_MAX].num;
     out->shutdown_grace_ms = val[OPT_SHUTDOWN_GRACE].num;
     out->dev = val[OPT_DEV].flag;
     out->credentials_file = val[OPT_CREDENTIALS_FILE].text;

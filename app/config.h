@@ -45,6 +45,10 @@ typedef enum fv_app_storage {
     FV_APP_STORAGE_POSTGRES = 2, /* --database-url */
 } fv_app_storage;
 
+/* Default and upper bound of --poll-timeout-max, in seconds. */
+#define FV_APP_POLL_TIMEOUT_MAX_DEFAULT 60
+#define FV_APP_POLL_TIMEOUT_MAX_LIMIT   3600
+
 /* Default of --db-pool-size. */
 #define FV_APP_DB_POOL_SIZE_DEFAULT 8
 
@@ -61,6 +65,8 @@ typedef struct fv_app_config {
     int64_t availability_interval_ms;
     int64_t retention_interval_ms;
     int grpc_threads;
+    /* The longest a PollTask is parked, in seconds (0..3600; 0: never). */
+    int64_t poll_timeout_max_s;
     int64_t shutdown_grace_ms;
     fv_app_log_level log_level;
     bool dev;

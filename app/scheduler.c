@@ -7,6 +7,7 @@
 
 #include "app/log.h"
 #include "core/definition.h"
+#include "core/jobs/task_jobs.h"
 #include "core/jobs/worker_jobs.h"
 #include "core/util/alloc.h"
 #include "core/util/arena.h"
@@ -20,16 +21,21 @@
 
 typedef fv_err (*job_fn)(const fv_deps *d, fv_arena *a, fv_time now, fv_job_report *out,
                          fv_error *err);
+typedef fv_err (*task_job_fn)(const fv_deps *d, fv_arena *a, fv_time now, fv_task_job_report *out,
+                              fv_error *err);
 
+/* A job of core/jobs/worker_jobs.h (fn) or of core/jobs/task_jobs.h
+ * (task_fn); exactly one is set. */
 typedef struct job {
     const char *name;
     job_fn fn;
+    task_job_fn task_fn;
     int64_t interval_ms;
-    int64_t due_ms; /* on the monotonic clock */
+    int64_t due_ms; /* on the monotonic clock; INT64_MAX: never (not enabled) */
     int metrics_id; /* fv_metrics_job; -1 = not counted */
 } job;
 
-enum { JOB_COUNT = 4 };
+enum { JOB_COUNT = 7 };
 
 struct fv_app_scheduler {
     const fv_deps *deps;
@@ -80,25 +86,48 @@ static void log_report(const char *name, const fv_job_report *r, fv_arena *a)
         fv_app_log(FV_APP_LOG_INFO, "scheduler %s ... and %zu more changes", name, total - shown);
 }
 
+static void log_task_report(const char *name, const fv_task_job_report *r)
+{
+    if (r->retried == 0 && r->failed == 0 && r->expired == 0)
+        return;
+    if (r->expired > 0)
+        fv_app_log(FV_APP_LOG_INFO, "scheduler %s dropped idempotency-keys=%lld", name,
+                   (long long)r->expired);
+    if (r->retried > 0 || r->failed > 0)
+        fv_app_log(FV_APP_LOG_INFO, "scheduler %s ended attempts retried=%zu failed=%zu", name,
+                   r->retried, r->failed);
+}
+
 static void run_job(fv_app_scheduler *s, const job *j, fv_arena *a)
 {
     fv_job_report report = {0};
+    fv_task_job_report task_report = {0};
     fv_error err;
     int64_t started = monotonic_ms();
     int64_t started_ns = fv_metrics_now_ns();
+    fv_time now = fv_clock_now(s->deps->clock);
+    uint64_t changes = 0;
     fv_err rc;
 
     fv_error_clear(&err);
-    rc = j->fn(s->deps, a, fv_clock_now(s->deps->clock), &report, &err);
-    fv_metrics_job_observe(s->metrics, j->metrics_id, rc == FV_OK,
-                           rc == FV_OK ? report.n_changes + report.n_availability + report.n_removed
-                                       : 0,
+    if (j->task_fn != NULL) {
+        rc = j->task_fn(s->deps, a, now, &task_report, &err);
+        changes = (uint64_t)task_report.retried + (uint64_t)task_report.failed +
+                  (task_report.expired > 0 ? (uint64_t)task_report.expired : 0);
+    } else {
+        rc = j->fn(s->deps, a, now, &report, &err);
+        changes = report.n_changes + report.n_availability + report.n_removed;
+    }
+    fv_metrics_job_observe(s->metrics, j->metrics_id, rc == FV_OK, rc == FV_OK ? changes : 0,
                            fv_metrics_seconds_since(started_ns));
     if (rc != FV_OK) {
         fv_app_log(FV_APP_LOG_WARN, "scheduler %s failed code=%s error=\"%s\"", j->name,
                    fv_err_name(rc), fv_error_message(&err, rc));
     } else {
-        log_report(j->name, &report, a);
+        if (j->task_fn != NULL)
+            log_task_report(j->name, &task_report);
+        else
+            log_report(j->name, &report, a);
         fv_app_log(FV_APP_LOG_DEBUG, "scheduler %s ran in %lld ms", j->name,
                    (long long)(monotonic_ms() - started));
     }
@@ -141,6 +170,18 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
+static job worker_job(const char *name, job_fn fn, int64_t interval_ms, int64_t now)
+{
+    return (job){name, fn, NULL, interval_ms, now + interval_ms, -1};
+}
+
+static job task_job(const char *name, task_job_fn fn, int64_t interval_ms, int64_t now,
+                    const fv_deps *d)
+{
+    return (job){name, NULL, fn, interval_ms, d->tasks.ops != NULL ? now + interval_ms : INT64_MAX,
+                 -1};
+}
+
 fv_app_scheduler *fv_app_scheduler_start(const fv_deps *d, const fv_app_schedule *sch,
                                          fv_error *err)
 {
@@ -160,14 +201,21 @@ fv_app_scheduler *fv_app_scheduler_start(const fv_deps *d, const fv_app_schedule
         return NULL;
     }
     s->deps = d;
-    s->jobs[0] = (job){"activate", fv_job_activate, sch->activate_ms, now + sch->activate_ms, -1};
-    s->jobs[1] = (job){"stale", fv_job_detect_stale, sch->stale_ms, now + sch->stale_ms, -1};
-    s->jobs[2] = (job){"availability", fv_job_refresh_availability, sch->availability_ms,
-                       now + sch->availability_ms, -1};
-    s->jobs[3] =
-        (job){"retention", fv_job_retention, sch->retention_ms, now + sch->retention_ms, -1};
+    s->jobs[0] = worker_job("activate", fv_job_activate, sch->activate_ms, now);
+    s->jobs[1] = worker_job("stale", fv_job_detect_stale, sch->stale_ms, now);
+    s->jobs[2] = worker_job("availability", fv_job_refresh_availability, sch->availability_ms, now);
+    s->jobs[3] = worker_job("retention", fv_job_retention, sch->retention_ms, now);
+    /* The task jobs run only on a bundle with task executions. */
+    s->jobs[4] =
+        task_job("task-timeouts", fv_job_task_timeouts, FV_JOB_TASK_TIMEOUT_INTERVAL_MS, now, d);
+    s->jobs[5] =
+        task_job("task-reclaim", fv_job_task_reclaim, FV_JOB_TASK_RECLAIM_INTERVAL_MS, now, d);
+    s->jobs[6] = task_job("idempotency-expiry", fv_job_idempotency_expiry,
+                          FV_JOB_IDEM_EXPIRY_INTERVAL_MS, now, d);
     s->metrics = sch->metrics;
     for (int i = 0; i < JOB_COUNT; i++) {
+        if (s->jobs[i].due_ms == INT64_MAX)
+            continue;
         fv_error merr;
         if (fv_metrics_job(s->metrics, s->jobs[i].name, &s->jobs[i].metrics_id, &merr) != FV_OK)
             fv_app_log(FV_APP_LOG_WARN, "scheduler %s will not be counted in the metrics: %s",

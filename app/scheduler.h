@@ -1,5 +1,6 @@
 /*
- * The scheduler thread: runs the core jobs (core/jobs/worker_jobs.h) on their
+ * The scheduler thread: runs the core jobs (core/jobs/worker_jobs.h, and
+ * core/jobs/task_jobs.h on a bundle with task executions) on their
  * intervals, each run with its own arena and the bundle's clock, and logs
  * what a run changed (info) or why it failed (warn). One thread for all the
  * jobs; stopping wakes it at once (a condition variable, not a sleep).
@@ -15,7 +16,10 @@
 
 typedef struct fv_app_scheduler fv_app_scheduler;
 
-/* Intervals in ms, each > 0. */
+/* Intervals of the worker jobs in ms, each > 0. The task jobs run at the
+ * core's intervals (FV_JOB_TASK_TIMEOUT_INTERVAL_MS 1 s,
+ * FV_JOB_TASK_RECLAIM_INTERVAL_MS 10 s, FV_JOB_IDEM_EXPIRY_INTERVAL_MS 5 min),
+ * and only when the deps have a task repository. */
 typedef struct fv_app_schedule {
     int64_t activate_ms;     /* fv_job_activate */
     int64_t stale_ms;        /* fv_job_detect_stale */

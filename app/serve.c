@@ -16,6 +16,7 @@
 
 #include "adapters/grpc/flovyn_services.h"
 #include "adapters/grpc/grpc_server.h"
+#include "adapters/grpc/task_poll.h"
 #include "adapters/http/http_api.h"
 #include "adapters/metrics/metrics.h"
 #include "app/bundle.h"
@@ -116,6 +117,8 @@ int fv_app_serve(const fv_app_config *cfg)
     fv_arena dev_arena;
     fv_app_dev_credentials creds;
     fv_grpc_services services;
+    fv_task_poll_config pcfg;
+    fv_task_poll_hub *hub = NULL;
     fv_grpc_method methods[FV_GRPC_FLOVYN_METHODS_MAX];
     const char *method_paths[FV_GRPC_FLOVYN_METHODS_MAX];
     fv_metrics *metrics = NULL;
@@ -223,9 +226,21 @@ int fv_app_serve(const fv_app_config *cfg)
                    "flovyn-server key create live in a database: use --database-url)");
     }
 
-    /* 4. gRPC. */
+    /* 4. gRPC, with the long-poll hub of PollTask before it (parked polls
+     * live there; it is freed after the server stopped). */
+    memset(&pcfg, 0, sizeof pcfg);
+    pcfg.deps = &bundle.deps;
+    pcfg.max_wait_ms = cfg->poll_timeout_max_s * 1000;
+    pcfg.log = fv_app_log_grpc;
+    hub = fv_task_poll_hub_new(&pcfg, &err);
+    if (hub == NULL) {
+        fv_app_log(FV_APP_LOG_ERROR, "grpc could not start the poll hub code=%s error=\"%s\"",
+                   fv_err_name(err.code), fv_error_message(&err, err.code));
+        goto out_bundle;
+    }
     memset(&services, 0, sizeof services);
     services.deps = &bundle.deps;
+    services.poll_hub = hub;
     services.log = fv_app_log_grpc;
     memset(&gcfg, 0, sizeof gcfg);
     gcfg.listen = cfg->grpc_listen;
@@ -243,7 +258,7 @@ int fv_app_serve(const fv_app_config *cfg)
         fv_app_log(FV_APP_LOG_ERROR,
                    "server could not set up the gRPC metrics code=%s error=\"%s\"", fv_err_name(rc),
                    fv_error_message(&err, rc));
-        goto out_bundle;
+        goto out_server;
     }
     if (cfg->shutdown_grace_ms == 0)
         gcfg.shutdown_grace_ms = 1; /* 0 would mean the default of the machinery */
@@ -255,15 +270,16 @@ int fv_app_serve(const fv_app_config *cfg)
         else
             fv_app_log(FV_APP_LOG_ERROR, "grpc could not start code=%s error=\"%s\"",
                        fv_err_name(err.code), fv_error_message(&err, err.code));
-        goto out_bundle;
+        goto out_server;
     }
     port = fv_grpc_server_port(server);
     if (!fv_app_listen_parse(cfg->grpc_listen, host, sizeof host, NULL))
         snprintf(host, sizeof host, "?");
     snprintf(bound, sizeof bound, "%s:%d", host, port);
     connect_addr(host, port, dial, sizeof dial);
-    fv_app_log(FV_APP_LOG_INFO, "grpc listening addr=%s methods=%zu threads=%d", bound,
-               gcfg.n_methods, cfg->grpc_threads);
+    fv_app_log(FV_APP_LOG_INFO,
+               "grpc listening addr=%s methods=%zu threads=%d poll-timeout-max=%" PRId64 "s", bound,
+               gcfg.n_methods, cfg->grpc_threads, cfg->poll_timeout_max_s);
 
     /* 4b. REST. */
     memset(&hcfg, 0, sizeof hcfg);
@@ -363,6 +379,8 @@ out_http:
     fv_http_api_free(http);
 out_server:
     fv_grpc_server_free(server);
+    /* After the server stopped: every parked poll has been answered. */
+    fv_task_poll_hub_free(hub);
 out_bundle:
     fv_metrics_free(metrics);
     fv_app_bundle_close(&bundle);

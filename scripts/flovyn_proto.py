@@ -11,6 +11,10 @@ interpreter (/usr/bin/python3): it needs python3-grpcio and python3-grpc-tools.
         resp = fp.register_worker(stub, srv.worker_key, srv.tenant_id,
                                   tasks=["send-email"])
         fp.heartbeat(stub, srv.worker_key, resp.worker_id)
+        tasks = pb2_grpc.TaskExecutionStub(chan)
+        sub = fp.submit_task(tasks, srv.worker_key, srv.tenant_id, "send-email", {"to": "x"})
+        got = fp.poll_task(tasks, srv.worker_key, srv.tenant_id, resp.worker_id,
+                           timeout_seconds=5)   # TaskExecutionInfo, or None
 
 On PostgreSQL: DevServer(binary, database_url=URL) serves the production
 bundle on that database; PgDatabase() creates a fresh database on the test
@@ -204,6 +208,40 @@ def heartbeat(stub, key, worker_id, timeout=10.0, health_info=b""):
     return stub.SendHeartbeat(pb2.WorkerHeartbeatRequest(worker_id=worker_id,
                                                          health_info=health_info),
                               metadata=bearer(key), timeout=timeout)
+
+
+def json_bytes(value):
+    """A Python value as the JSON bytes the task messages carry (input,
+    output, state values)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def submit_task(stub, key, org_id, kind, input=None, queue="", timeout=10.0, **fields):
+    """Calls TaskExecution.SubmitTask and returns the SubmitTaskResponse.
+
+    stub is a flovyn_pb2_grpc.TaskExecutionStub; input is a Python value sent
+    as JSON (None: no input); fields are other SubmitTaskRequest fields
+    (metadata, max_retries, timeout_ms, idempotency_key, ...). Raises
+    grpc.RpcError on a non-OK status.
+    """
+    pb2, _ = load()
+    req = pb2.SubmitTaskRequest(org_id=org_id, kind=kind, queue=queue,
+                                input=json_bytes(input) if input is not None else b"",
+                                **fields)
+    return stub.SubmitTask(req, metadata=bearer(key), timeout=timeout)
+
+
+def poll_task(stub, key, org_id, worker_id, queue="", timeout_seconds=0, timeout=None):
+    """Calls TaskExecution.PollTask and returns the TaskExecutionInfo claimed,
+    or None when the answer carried no task. The call's deadline (timeout, in
+    seconds) defaults to timeout_seconds + 10. Raises grpc.RpcError."""
+    pb2, _ = load()
+    if timeout is None:
+        timeout = max(timeout_seconds, 0) + 10.0
+    req = pb2.PollTaskRequest(org_id=org_id, worker_id=worker_id, queue=queue,
+                              timeout_seconds=timeout_seconds)
+    resp = stub.PollTask(req, metadata=bearer(key), timeout=timeout)
+    return resp.task if resp.HasField("task") else None
 
 
 # ---------------------------------------------------------------------------

@@ -90,6 +90,7 @@ static void test_app_config__defaults(void)
     FV_ASSERT_INT_EQ(cfg.availability_interval_ms, 30000);
     FV_ASSERT_INT_EQ(cfg.retention_interval_ms, 300000);
     FV_ASSERT_INT_EQ(cfg.grpc_threads, 2);
+    FV_ASSERT_INT_EQ(cfg.poll_timeout_max_s, 60);
     FV_ASSERT_INT_EQ(cfg.shutdown_grace_ms, 5000);
     FV_ASSERT_INT_EQ(cfg.log_level, FV_APP_LOG_INFO);
     CU_ASSERT_FALSE(cfg.dev);
@@ -103,8 +104,8 @@ static void test_app_config__every_option_as_a_flag(void)
                    "--degraded-after", "10s", "--offline-after=1m30s", "--retention", "0",
                    "--activate-interval", "250ms", "--stale-interval", "1m",
                    "--availability-interval", "2m", "--retention-interval", "1h", "--grpc-threads",
-                   "8", "--shutdown-grace", "0", "--log-level", "DEBUG", "--dev",
-                   "--credentials-file", "/tmp/x.json"));
+                   "8", "--poll-timeout-max", "3600", "--shutdown-grace", "0", "--log-level",
+                   "DEBUG", "--dev", "--credentials-file", "/tmp/x.json"));
     FV_ASSERT_STR_EQ(cfg.grpc_listen, "0.0.0.0:0");
     FV_ASSERT_STR_EQ(cfg.http_listen, "[::1]:8080");
     FV_ASSERT_INT_EQ(cfg.liveness.degraded_after_ms, 10000);
@@ -115,6 +116,7 @@ static void test_app_config__every_option_as_a_flag(void)
     FV_ASSERT_INT_EQ(cfg.availability_interval_ms, 120000);
     FV_ASSERT_INT_EQ(cfg.retention_interval_ms, 3600000);
     FV_ASSERT_INT_EQ(cfg.grpc_threads, 8);
+    FV_ASSERT_INT_EQ(cfg.poll_timeout_max_s, 3600);
     FV_ASSERT_INT_EQ(cfg.shutdown_grace_ms, 0);
     FV_ASSERT_INT_EQ(cfg.log_level, FV_APP_LOG_DEBUG);
     CU_ASSERT_TRUE(cfg.dev);
@@ -128,8 +130,8 @@ static void test_app_config__environment_applies_when_no_flag(void)
                   "FLOVYN_OFFLINE_AFTER=20s", "FLOVYN_RETENTION=48h", "FLOVYN_ACTIVATE_INTERVAL=1s",
                   "FLOVYN_STALE_INTERVAL=2s", "FLOVYN_AVAILABILITY_INTERVAL=3s",
                   "FLOVYN_RETENTION_INTERVAL=4s", "FLOVYN_GRPC_THREADS=3",
-                  "FLOVYN_SHUTDOWN_GRACE=1s", "FLOVYN_LOG_LEVEL=warn", "FLOVYN_DEV=1",
-                  "FLOVYN_CREDENTIALS_FILE=c.json"),
+                  "FLOVYN_POLL_TIMEOUT_MAX=0", "FLOVYN_SHUTDOWN_GRACE=1s", "FLOVYN_LOG_LEVEL=warn",
+                  "FLOVYN_DEV=1", "FLOVYN_CREDENTIALS_FILE=c.json"),
               ARGS("serve"));
     FV_ASSERT_INT_EQ(cfg.storage, FV_APP_STORAGE_MEMORY);
     FV_ASSERT_STR_EQ(cfg.grpc_listen, "127.0.0.1:7000");
@@ -142,6 +144,7 @@ static void test_app_config__environment_applies_when_no_flag(void)
     FV_ASSERT_INT_EQ(cfg.availability_interval_ms, 3000);
     FV_ASSERT_INT_EQ(cfg.retention_interval_ms, 4000);
     FV_ASSERT_INT_EQ(cfg.grpc_threads, 3);
+    FV_ASSERT_INT_EQ(cfg.poll_timeout_max_s, 0);
     FV_ASSERT_INT_EQ(cfg.shutdown_grace_ms, 1000);
     FV_ASSERT_INT_EQ(cfg.log_level, FV_APP_LOG_WARN);
     CU_ASSERT_TRUE(cfg.dev);
@@ -440,6 +443,26 @@ static void test_app_config__bad_thread_counts(void)
                  NULL);
 }
 
+static void test_app_config__bad_poll_timeout_max(void)
+{
+    expect_error(NULL, ARGS("serve", "--memory", "--poll-timeout-max", "3601"),
+                 "--poll-timeout-max: \"3601\" is out of range (0 to 3600)", NULL);
+    expect_error(NULL, ARGS("serve", "--memory", "--poll-timeout-max", "-1"),
+                 "--poll-timeout-max: \"-1\" is not a whole number", NULL);
+    expect_error(NULL, ARGS("serve", "--memory", "--poll-timeout-max=30s"),
+                 "--poll-timeout-max: \"30s\" is not a whole number", NULL);
+    expect_error(NULL, ARGS("serve", "--memory", "--poll-timeout-max"), "--poll-timeout-max",
+                 "needs a value (SECONDS)");
+    expect_error(ENV("FLOVYN_POLL_TIMEOUT_MAX=forever"), ARGS("serve", "--memory"),
+                 "FLOVYN_POLL_TIMEOUT_MAX: \"forever\" is not a whole number", NULL);
+    /* The flag beats the environment; both ends of the range are fine. */
+    expect_ok(ENV("FLOVYN_POLL_TIMEOUT_MAX=9999"),
+              ARGS("serve", "--memory", "--poll-timeout-max", "0"));
+    FV_ASSERT_INT_EQ(cfg.poll_timeout_max_s, 0);
+    expect_ok(ENV("FLOVYN_POLL_TIMEOUT_MAX=3600"), ARGS("serve", "--memory"));
+    FV_ASSERT_INT_EQ(cfg.poll_timeout_max_s, 3600);
+}
+
 static void test_app_config__bad_log_levels(void)
 {
     expect_error(NULL, ARGS("serve", "--memory", "--log-level", "verbose"),
@@ -523,6 +546,8 @@ static void test_app_config__help_names_every_option_variable_and_default(void)
         "FLOVYN_RETENTION_INTERVAL, default 5m",
         "--grpc-threads N",
         "FLOVYN_GRPC_THREADS, default 2",
+        "--poll-timeout-max SECONDS",
+        "FLOVYN_POLL_TIMEOUT_MAX, default 60",
         "--shutdown-grace",
         "FLOVYN_SHUTDOWN_GRACE, default 5s",
         "--log-level LEVEL",
@@ -648,6 +673,7 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_app_config__offline_after_must_exceed_degraded_after),
     FV_TEST_CASE(test_app_config__bad_listen_addresses),
     FV_TEST_CASE(test_app_config__bad_thread_counts),
+    FV_TEST_CASE(test_app_config__bad_poll_timeout_max),
     FV_TEST_CASE(test_app_config__bad_log_levels),
     FV_TEST_CASE(test_app_config__credentials_file_needs_dev),
     FV_TEST_CASE(test_app_config__bad_command_lines),

@@ -382,6 +382,270 @@ static void test_pb__heartbeat_checks_id_and_health(void)
     fv_arena_release(&a);
 }
 
+/* ---------------------------------------------------------------------- */
+/* TaskExecution mapping                                                  */
+/* ---------------------------------------------------------------------- */
+
+typedef struct submit_msg {
+    Flovyn__V1__SubmitTaskRequest req;
+    Flovyn__V1__SubmitTaskRequest__MetadataEntry e[3];
+    Flovyn__V1__SubmitTaskRequest__MetadataEntry *ep[3];
+} submit_msg;
+
+static void submit_msg_init(submit_msg *m)
+{
+    flovyn__v1__submit_task_request__init(&m->req);
+    m->req.org_id = "01020304-0506-0708-090a-0b0c0d0e0f10";
+    m->req.kind = "send-mail";
+    for (size_t i = 0; i < 3; i++) {
+        flovyn__v1__submit_task_request__metadata_entry__init(&m->e[i]);
+        m->ep[i] = &m->e[i];
+    }
+}
+
+static void test_pb__submit_maps_every_field(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    submit_msg m;
+    submit_msg_init(&m);
+    m.req.workflow_execution_id = "";
+    m.req.queue = "billing";
+    m.req.input = BYTES("{\"to\":\"a@b.c\"}");
+    m.e[0].key = "zeta";
+    m.e[0].value = "1";
+    m.e[1].key = "alpha";
+    m.e[1].value = "2";
+    m.req.metadata = m.ep;
+    m.req.n_metadata = 2;
+    m.req.max_retries = 5;
+    m.req.timeout_ms = 30000;
+    m.req.opt_idempotency_key_case =
+        FLOVYN__V1__SUBMIT_TASK_REQUEST__OPT_IDEMPOTENCY_KEY_IDEMPOTENCY_KEY;
+    m.req.idempotency_key = "order-42";
+    m.req.opt_idempotency_key_ttl_seconds_case =
+        FLOVYN__V1__SUBMIT_TASK_REQUEST__OPT_IDEMPOTENCY_KEY_TTL_SECONDS_IDEMPOTENCY_KEY_TTL_SECONDS;
+    m.req.idempotency_key_ttl_seconds = 3600;
+    m.req.opt_worker_pool_id_case =
+        FLOVYN__V1__SUBMIT_TASK_REQUEST__OPT_WORKER_POOL_ID_WORKER_POOL_ID;
+    m.req.worker_pool_id = "pool-1";
+    const Flovyn__V1__SubmitTaskRequest *wire = round_trip(&a, &m.req.base);
+
+    fv_error err = {0};
+    fv_task_submit_request r;
+    CU_ASSERT_EQUAL_FATAL(fv_pb_to_submit_request(&a, wire, &tenant, &r, &err), FV_OK);
+    CU_ASSERT_TRUE(fv_uuid_eq(&r.tenant_id, &tenant));
+    CU_ASSERT_STRING_EQUAL(r.workflow_execution_id, "");
+    CU_ASSERT_STRING_EQUAL(r.kind, "send-mail");
+    CU_ASSERT_STRING_EQUAL(r.queue, "billing");
+    CU_ASSERT_EQUAL(r.input.n, strlen("{\"to\":\"a@b.c\"}"));
+    CU_ASSERT_EQUAL_FATAL(r.n_metadata, 2);
+    /* Sorted by key. */
+    CU_ASSERT_STRING_EQUAL(r.metadata[0].key, "alpha");
+    CU_ASSERT_STRING_EQUAL(r.metadata[0].value, "2");
+    CU_ASSERT_STRING_EQUAL(r.metadata[1].key, "zeta");
+    CU_ASSERT_TRUE(r.has_max_retries);
+    CU_ASSERT_EQUAL(r.max_retries, 5);
+    CU_ASSERT_TRUE(r.has_timeout_ms);
+    CU_ASSERT_EQUAL(r.timeout_ms, 30000);
+    CU_ASSERT_FALSE(r.has_retry_policy);
+    CU_ASSERT_FALSE(r.has_scheduled_at);
+    CU_ASSERT_STRING_EQUAL(r.idempotency_key, "order-42");
+    CU_ASSERT_TRUE(r.has_idempotency_ttl);
+    CU_ASSERT_EQUAL(r.idempotency_ttl_seconds, 3600);
+    fv_arena_release(&a);
+}
+
+static void test_pb__submit_zero_means_not_given(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    submit_msg m;
+    submit_msg_init(&m);
+    fv_error err = {0};
+    fv_task_submit_request r;
+    CU_ASSERT_EQUAL_FATAL(
+        fv_pb_to_submit_request(&a, round_trip(&a, &m.req.base), &tenant, &r, &err), FV_OK);
+    /* proto3 implicit presence: 0 is what an unset field reads as. */
+    CU_ASSERT_FALSE(r.has_max_retries);
+    CU_ASSERT_FALSE(r.has_timeout_ms);
+    CU_ASSERT_PTR_NULL(r.idempotency_key);
+    CU_ASSERT_FALSE(r.has_idempotency_ttl);
+    CU_ASSERT_FALSE(fv_json_present(r.input)); /* empty bytes: absent (JSON null) */
+    CU_ASSERT_EQUAL(r.n_metadata, 0);
+    CU_ASSERT_STRING_EQUAL(r.queue, ""); /* the core reads "" as "default" */
+
+    /* Out-of-range values reach the core intact, which refuses them. */
+    m.req.max_retries = -1;
+    m.req.timeout_ms = -5;
+    CU_ASSERT_EQUAL_FATAL(
+        fv_pb_to_submit_request(&a, round_trip(&a, &m.req.base), &tenant, &r, &err), FV_OK);
+    CU_ASSERT_TRUE(r.has_max_retries);
+    CU_ASSERT_EQUAL(r.max_retries, -1);
+    CU_ASSERT_TRUE(r.has_timeout_ms);
+    CU_ASSERT_EQUAL(r.timeout_ms, -5);
+
+    /* An explicitly present empty key is handed over as "" (the core
+     * refuses it), never dropped silently. */
+    m.req.opt_idempotency_key_case =
+        FLOVYN__V1__SUBMIT_TASK_REQUEST__OPT_IDEMPOTENCY_KEY_IDEMPOTENCY_KEY;
+    m.req.idempotency_key = "";
+    CU_ASSERT_EQUAL_FATAL(
+        fv_pb_to_submit_request(&a, round_trip(&a, &m.req.base), &tenant, &r, &err), FV_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.idempotency_key);
+    CU_ASSERT_STRING_EQUAL(r.idempotency_key, "");
+    fv_arena_release(&a);
+}
+
+static void test_pb__submit_metadata_key_sent_twice_keeps_the_last(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    submit_msg m;
+    submit_msg_init(&m);
+    m.e[0].key = "k";
+    m.e[0].value = "first";
+    m.e[1].key = "b";
+    m.e[1].value = "x";
+    m.e[2].key = "k";
+    m.e[2].value = "last";
+    m.req.metadata = m.ep;
+    m.req.n_metadata = 3;
+    fv_error err = {0};
+    fv_task_submit_request r;
+    CU_ASSERT_EQUAL_FATAL(
+        fv_pb_to_submit_request(&a, round_trip(&a, &m.req.base), &tenant, &r, &err), FV_OK);
+    CU_ASSERT_EQUAL_FATAL(r.n_metadata, 2);
+    CU_ASSERT_STRING_EQUAL(r.metadata[0].key, "b");
+    CU_ASSERT_STRING_EQUAL(r.metadata[1].key, "k");
+    CU_ASSERT_STRING_EQUAL(r.metadata[1].value, "last");
+    fv_arena_release(&a);
+}
+
+static void test_pb__submit_input_must_be_json(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    submit_msg m;
+    submit_msg_init(&m);
+    static const char *const bad[] = {"{", "not json", "{\"a\":1,\"a\":2}", "1 2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m.req.input = (ProtobufCBinaryData){strlen(bad[i]), (uint8_t *)(uintptr_t)bad[i]};
+        fv_error err = {0};
+        fv_task_submit_request r;
+        CU_ASSERT_EQUAL(fv_pb_to_submit_request(&a, round_trip(&a, &m.req.base), &tenant, &r, &err),
+                        FV_E_INVALID);
+        CU_ASSERT_TRUE(msg_has(&err, "input is not valid JSON"));
+    }
+    /* Any JSON value is an input. */
+    m.req.input = BYTES("42");
+    fv_error err = {0};
+    fv_task_submit_request r;
+    CU_ASSERT_EQUAL(fv_pb_to_submit_request(&a, round_trip(&a, &m.req.base), &tenant, &r, &err),
+                    FV_OK);
+    CU_ASSERT_EQUAL(r.input.n, 2);
+    fv_arena_release(&a);
+}
+
+static void test_pb__task_info_of_a_claimed_task(void)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_task t;
+    memset(&t, 0, sizeof t);
+    t.id = tenant;
+    t.kind = "send-mail";
+    t.queue = "default";
+    t.input = (fv_json){"{\"x\":1}", 7};
+    t.execution_count = 2;
+    Flovyn__V1__TaskExecutionInfo info;
+    fv_error err = {0};
+    CU_ASSERT_EQUAL_FATAL(fv_pb_from_task_info(&a, &t, &info, &err), FV_OK);
+    const Flovyn__V1__TaskExecutionInfo *wire = round_trip(&a, &info.base);
+    CU_ASSERT_STRING_EQUAL(wire->task_execution_id, "01020304-0506-0708-090a-0b0c0d0e0f10");
+    CU_ASSERT_STRING_EQUAL(wire->kind, "send-mail");
+    CU_ASSERT_STRING_EQUAL(wire->queue, "default");
+    CU_ASSERT_STRING_EQUAL(wire->workflow_execution_id, "");
+    CU_ASSERT_EQUAL(wire->execution_count, 2);
+    CU_ASSERT_EQUAL_FATAL(wire->input.len, 7);
+    CU_ASSERT_EQUAL(memcmp(wire->input.data, "{\"x\":1}", 7), 0);
+    CU_ASSERT_EQUAL(wire->opt_worker_pool_id_case,
+                    FLOVYN__V1__TASK_EXECUTION_INFO__OPT_WORKER_POOL_ID__NOT_SET);
+    CU_ASSERT_STRING_EQUAL(wire->traceparent, "");
+
+    /* No input: JSON null; a workflow's task names its workflow. */
+    t.input = FV_JSON_NONE;
+    t.workflow_execution_id.has = true;
+    t.workflow_execution_id.id = tenant;
+    CU_ASSERT_EQUAL_FATAL(fv_pb_from_task_info(&a, &t, &info, &err), FV_OK);
+    wire = round_trip(&a, &info.base);
+    CU_ASSERT_EQUAL_FATAL(wire->input.len, 4);
+    CU_ASSERT_EQUAL(memcmp(wire->input.data, "null", 4), 0);
+    CU_ASSERT_STRING_EQUAL(wire->workflow_execution_id, "01020304-0506-0708-090a-0b0c0d0e0f10");
+    fv_arena_release(&a);
+}
+
+static void test_pb__task_ids_must_be_uuids(void)
+{
+    fv_uuid id;
+    fv_error err = {0};
+    CU_ASSERT_EQUAL(fv_pb_task_id("01020304-0506-0708-090a-0b0c0d0e0f10", &id, &err), FV_OK);
+    CU_ASSERT_TRUE(fv_uuid_eq(&id, &tenant));
+    static const char *const bad[] = {"", "task-1", "01020304-0506-0708-090a-0b0c0d0e0f1",
+                                      "01020304-0506-0708-090a-0b0c0d0e0f10x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(fv_pb_task_id(bad[i], &id, &err), FV_E_INVALID);
+        CU_ASSERT_TRUE(msg_has(&err, "invalid task_execution_id"));
+    }
+    CU_ASSERT_EQUAL(fv_pb_task_id(NULL, &id, &err), FV_E_INVALID);
+}
+
+static void test_pb__stream_event_types(void)
+{
+    static const struct {
+        int wire;
+        fv_task_event_type type;
+    } ok[] = {
+        {FLOVYN__V1__STREAM_EVENT_TYPE__TOKEN, FV_TEV_TOKEN},
+        {FLOVYN__V1__STREAM_EVENT_TYPE__PROGRESS, FV_TEV_PROGRESS},
+        {FLOVYN__V1__STREAM_EVENT_TYPE__DATA, FV_TEV_DATA},
+        {FLOVYN__V1__STREAM_EVENT_TYPE__ERROR, FV_TEV_ERROR},
+    };
+    fv_error err = {0};
+    fv_task_event_type t;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CU_ASSERT_EQUAL(fv_pb_stream_event_type(ok[i].wire, &t, &err), FV_OK);
+        CU_ASSERT_EQUAL(t, ok[i].type);
+    }
+    CU_ASSERT_EQUAL(fv_pb_stream_event_type(0, &t, &err), FV_E_INVALID);
+    CU_ASSERT_TRUE(msg_has(&err, "STREAM_EVENT_TYPE_UNSPECIFIED"));
+    CU_ASSERT_EQUAL(fv_pb_stream_event_type(5, &t, &err), FV_E_INVALID);
+    CU_ASSERT_TRUE(msg_has(&err, "type 5 is not a stream event type"));
+    CU_ASSERT_EQUAL(fv_pb_stream_event_type(-1, &t, &err), FV_E_INVALID);
+}
+
+static void test_pb__log_levels(void)
+{
+    fv_error err = {0};
+    fv_log_level l;
+    CU_ASSERT_EQUAL(fv_pb_log_level("DEBUG", &l, &err), FV_OK);
+    CU_ASSERT_EQUAL(l, FV_LOG_DEBUG);
+    CU_ASSERT_EQUAL(fv_pb_log_level("ERROR", &l, &err), FV_OK);
+    CU_ASSERT_EQUAL(l, FV_LOG_ERROR);
+    static const char *const bad[] = {"", "info", "TRACE", "WARNING"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(fv_pb_log_level(bad[i], &l, &err), FV_E_INVALID);
+        CU_ASSERT_TRUE(msg_has(&err, "is not a log level"));
+    }
+    CU_ASSERT_TRUE(msg_has(&err, "level \"WARNING\" is not"));
+    /* Long or non-ASCII text is not quoted back. */
+    CU_ASSERT_EQUAL(fv_pb_log_level("\xc3\xa9", &l, &err), FV_E_INVALID);
+    CU_ASSERT_STRING_EQUAL(err.msg, "level is not a log level (DEBUG, INFO, WARN or ERROR)");
+    CU_ASSERT_EQUAL(fv_pb_log_level("INFOINFOINFOINFOINFOINFOINFOINFOINFO", &l, &err),
+                    FV_E_INVALID);
+    CU_ASSERT_STRING_EQUAL(err.msg, "level is not a log level (DEBUG, INFO, WARN or ERROR)");
+}
+
 static const fv_test_case cases[] = {
     FV_TEST_CASE(test_json__check_accepts_values_of_the_shape),
     FV_TEST_CASE(test_json__check_refuses_what_is_not_json_of_the_shape),
@@ -393,6 +657,14 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_pb__registration_refusals_name_the_field),
     FV_TEST_CASE(test_pb__registration_result_splits_conflicts_by_class),
     FV_TEST_CASE(test_pb__heartbeat_checks_id_and_health),
+    FV_TEST_CASE(test_pb__submit_maps_every_field),
+    FV_TEST_CASE(test_pb__submit_zero_means_not_given),
+    FV_TEST_CASE(test_pb__submit_metadata_key_sent_twice_keeps_the_last),
+    FV_TEST_CASE(test_pb__submit_input_must_be_json),
+    FV_TEST_CASE(test_pb__task_info_of_a_claimed_task),
+    FV_TEST_CASE(test_pb__task_ids_must_be_uuids),
+    FV_TEST_CASE(test_pb__stream_event_types),
+    FV_TEST_CASE(test_pb__log_levels),
 };
 
 int main(void)

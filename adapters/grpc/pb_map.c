@@ -1,6 +1,8 @@
 /* Mapping between flovyn.v1 messages and the core's types (see pb_map.h). */
 #include "adapters/grpc/pb_map.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/json/json_codec.h"
@@ -193,4 +195,151 @@ fv_err fv_pb_to_heartbeat_request(const Flovyn__V1__WorkerHeartbeatRequest *m,
         return rc;
     out->health_degraded = fv_json_health_degraded(out->health_info);
     return FV_OK;
+}
+
+/* ---- TaskExecution ----------------------------------------------------- */
+
+fv_err fv_pb_task_id(const char *text, fv_uuid *out, fv_error *err)
+{
+    if (text == NULL || !fv_uuid_parse(text, strlen(text), out))
+        return fv_error_set(err, FV_E_INVALID, "invalid task_execution_id: not a UUID");
+    return FV_OK;
+}
+
+/* A metadata entry with its position on the wire, to sort by key and keep
+ * the last of equal keys (protobuf map semantics). */
+typedef struct meta_entry {
+    const char *key;
+    const char *value;
+    size_t pos;
+} meta_entry;
+
+static int meta_cmp(const void *x, const void *y)
+{
+    const meta_entry *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    if (c != 0)
+        return c;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+fv_err fv_pb_to_submit_request(fv_arena *a, const Flovyn__V1__SubmitTaskRequest *m,
+                               const fv_uuid *tenant, fv_task_submit_request *out, fv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->tenant_id = *tenant;
+    out->workflow_execution_id = m->workflow_execution_id;
+    out->kind = m->kind;
+    out->queue = m->queue;
+    fv_err rc = fv_json_check("input", m->input.data, m->input.len, FV_TASK_INPUT_MAX, FV_JSON_ANY,
+                              &out->input, err);
+    if (rc != FV_OK)
+        return rc;
+
+    if (m->n_metadata > 0) {
+        meta_entry *e = fv_arena_calloc(a, m->n_metadata, sizeof *e);
+        fv_kv *kv = fv_arena_calloc(a, m->n_metadata, sizeof *kv);
+        if (e == NULL || kv == NULL)
+            return exhausted(err);
+        for (size_t i = 0; i < m->n_metadata; i++) {
+            const Flovyn__V1__SubmitTaskRequest__MetadataEntry *me = m->metadata[i];
+            e[i] =
+                (meta_entry){me->key != NULL ? me->key : "", me->value != NULL ? me->value : "", i};
+        }
+        qsort(e, m->n_metadata, sizeof *e, meta_cmp);
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_metadata; i++) {
+            /* Of equal keys, only the last sent (sorted last) is kept. */
+            if (i + 1 < m->n_metadata && strcmp(e[i].key, e[i + 1].key) == 0)
+                continue;
+            kv[n++] = (fv_kv){e[i].key, e[i].value};
+        }
+        out->metadata = kv;
+        out->n_metadata = n;
+    }
+
+    /* Implicit presence: 0 is "not sent" (see pb_map.h). */
+    out->has_max_retries = m->max_retries != 0;
+    out->max_retries = m->max_retries;
+    out->has_timeout_ms = m->timeout_ms != 0;
+    out->timeout_ms = m->timeout_ms;
+    if (m->opt_idempotency_key_case ==
+        FLOVYN__V1__SUBMIT_TASK_REQUEST__OPT_IDEMPOTENCY_KEY_IDEMPOTENCY_KEY)
+        out->idempotency_key = m->idempotency_key != NULL ? m->idempotency_key : "";
+    if (m->opt_idempotency_key_ttl_seconds_case ==
+        FLOVYN__V1__SUBMIT_TASK_REQUEST__OPT_IDEMPOTENCY_KEY_TTL_SECONDS_IDEMPOTENCY_KEY_TTL_SECONDS) {
+        out->has_idempotency_ttl = true;
+        out->idempotency_ttl_seconds = m->idempotency_key_ttl_seconds;
+    }
+    return FV_OK;
+}
+
+fv_err fv_pb_from_task_info(fv_arena *a, const fv_task *t, Flovyn__V1__TaskExecutionInfo *out,
+                            fv_error *err)
+{
+    static const char json_null[] = "null";
+
+    flovyn__v1__task_execution_info__init(out);
+    out->task_execution_id = fv_uuid_str(a, &t->id);
+    out->workflow_execution_id = t->workflow_execution_id.has
+                                     ? fv_uuid_str(a, &t->workflow_execution_id.id)
+                                     : (char *)(uintptr_t) "";
+    if (out->task_execution_id == NULL || out->workflow_execution_id == NULL)
+        return fv_error_set(err, FV_E_EXHAUSTED, "out of memory encoding the answer");
+    out->kind = (char *)(uintptr_t)(t->kind != NULL ? t->kind : "");
+    out->queue = (char *)(uintptr_t)(t->queue != NULL ? t->queue : "");
+    if (fv_json_present(t->input))
+        out->input = (ProtobufCBinaryData){t->input.n, (uint8_t *)(uintptr_t)t->input.p};
+    else
+        out->input = (ProtobufCBinaryData){sizeof json_null - 1, (uint8_t *)(uintptr_t)json_null};
+    out->execution_count = t->execution_count;
+    return FV_OK;
+}
+
+fv_err fv_pb_stream_event_type(int type, fv_task_event_type *out, fv_error *err)
+{
+    switch (type) {
+    case FLOVYN__V1__STREAM_EVENT_TYPE__TOKEN:
+        *out = FV_TEV_TOKEN;
+        return FV_OK;
+    case FLOVYN__V1__STREAM_EVENT_TYPE__PROGRESS:
+        *out = FV_TEV_PROGRESS;
+        return FV_OK;
+    case FLOVYN__V1__STREAM_EVENT_TYPE__DATA:
+        *out = FV_TEV_DATA;
+        return FV_OK;
+    case FLOVYN__V1__STREAM_EVENT_TYPE__ERROR:
+        *out = FV_TEV_ERROR;
+        return FV_OK;
+    default:
+        break;
+    }
+    if (type == FLOVYN__V1__STREAM_EVENT_TYPE__STREAM_EVENT_TYPE_UNSPECIFIED)
+        return fv_error_set(err, FV_E_INVALID,
+                            "type is STREAM_EVENT_TYPE_UNSPECIFIED: give TOKEN, PROGRESS, DATA "
+                            "or ERROR");
+    return fv_error_set(err, FV_E_INVALID,
+                        "type %d is not a stream event type (TOKEN, PROGRESS, DATA or ERROR)",
+                        type);
+}
+
+/* Whether s is short printable ASCII, safe to quote back in a message. */
+static bool quotable(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        if (n >= 32 || s[n] < 0x20 || s[n] > 0x7e || s[n] == '"')
+            return false;
+    }
+    return true;
+}
+
+fv_err fv_pb_log_level(const char *level, fv_log_level *out, fv_error *err)
+{
+    if (level != NULL && fv_log_level_parse(level, out))
+        return FV_OK;
+    if (level != NULL && quotable(level))
+        return fv_error_set(err, FV_E_INVALID,
+                            "level \"%s\" is not a log level (DEBUG, INFO, WARN or ERROR)", level);
+    return fv_error_set(err, FV_E_INVALID, "level is not a log level (DEBUG, INFO, WARN or ERROR)");
 }
