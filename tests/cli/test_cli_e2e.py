@@ -457,8 +457,8 @@ def liveness(server_bin, cli_bin, home):
               rc == 0 and re.search(r"lonely-worker  TASK  OFFLINE  \d+s ago\n$", out), out)
         rc, out, err, _ = cli.run("tasks", "definitions", env=env)
         same_text("its definition is UNAVAILABLE with no workers", out,
-                  "KIND  NAME  STATUS       WORKERS\n"
-                  "solo  solo  UNAVAILABLE  0\n")
+                  "KIND  NAME  STATUS       WORKERS  PENDING  OLDEST PENDING\n"
+                  "solo  solo  UNAVAILABLE  0        0        -\n")
     server_clean(srv)
 
 
