@@ -11,6 +11,7 @@
 
 #include "adapters/grpc/pb_map.h"
 #include "core/usecases/task_usecases.h"
+#include "core/usecases/worker_usecases.h"
 #include "core/util/alloc.h"
 #include "core/util/arena.h"
 #include "flovyn.pb-c.h"
@@ -84,6 +85,9 @@ struct fv_task_poll_hub {
     int64_t next_at_min; /* lower bound of every queue's next_at_ms */
     waiter **heap;       /* min-heap by end_ms */
     size_t n_heap, cap_heap;
+    int64_t touch_every_ms; /* parked polls are signs of life this often */
+    int64_t next_touch_ms;
+    fv_arena touch_arena; /* the hub thread's, for touch_parked */
 };
 
 static void hub_log(const fv_task_poll_hub *h, fv_grpc_log_level level, const char *fmt, ...)
@@ -587,6 +591,39 @@ static void mark_due(fv_task_poll_hub *h, int64_t now)
     h->next_at_min = min;
 }
 
+/* A parked poll is a sign of life of the worker it names (decision 6), all
+ * the time it waits, not only when it arrives: otherwise a worker that only
+ * polls, with polls as long as the OFFLINE threshold, would read DEGRADED
+ * and OFFLINE while it waits, and the reclaim job would take its running
+ * tasks. Called and returns with the mutex held; the signs of life are
+ * recorded without it (they may reach storage). */
+static void touch_parked(fv_task_poll_hub *h)
+{
+    typedef struct {
+        fv_uuid tenant;
+        const char *worker_id;
+    } who;
+    size_t n = h->n_heap;
+    who *list = fv_arena_calloc(&h->touch_arena, n ? n : 1, sizeof *list);
+    size_t k = 0;
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        const waiter *w = h->heap[i];
+        /* Consecutive duplicates are common (one worker, several slots). */
+        if (k > 0 && fv_uuid_eq(&list[k - 1].tenant, &w->tenant) &&
+            strcmp(list[k - 1].worker_id, w->worker_id) == 0)
+            continue;
+        const char *copy = fv_arena_strdup(&h->touch_arena, w->worker_id);
+        if (copy == NULL)
+            break;
+        list[k++] = (who){w->tenant, copy};
+    }
+    pthread_mutex_unlock(&h->mu);
+    for (size_t i = 0; i < k; i++)
+        (void)fv_worker_record_poll(h->deps, &list[i].tenant, list[i].worker_id, NULL);
+    fv_arena_reset(&h->touch_arena);
+    pthread_mutex_lock(&h->mu);
+}
+
 static void *hub_main(void *arg)
 {
     fv_task_poll_hub *h = arg;
@@ -616,8 +653,17 @@ static void *hub_main(void *arg)
             mark_due(h, now);
             continue;
         }
+        if (h->n_heap > 0 && h->next_touch_ms <= now) {
+            h->next_touch_ms = now + h->touch_every_ms;
+            touch_parked(h);
+            continue;
+        }
+        if (h->n_heap == 0)
+            h->next_touch_ms = now + h->touch_every_ms; /* the first waiter just arrived */
 
         int64_t until = h->n_heap > 0 ? h->heap[0]->end_ms : INT64_MAX;
+        if (h->n_heap > 0 && h->next_touch_ms < until)
+            until = h->next_touch_ms;
         if (h->next_at_min < until)
             until = h->next_at_min;
         h->sleeping = true;
@@ -660,6 +706,13 @@ fv_task_poll_hub *fv_task_poll_hub_new(const fv_task_poll_config *cfg, fv_error 
     h->sleep_until = INT64_MAX;
     atomic_init(&h->seq, 0);
     fv_arena_init(&h->arena, CLAIM_ARENA_CAP);
+    fv_arena_init(&h->touch_arena, 0);
+    /* Well within the DEGRADED threshold, at most every second. */
+    h->touch_every_ms = h->deps->liveness.degraded_after_ms / 3;
+    if (h->touch_every_ms < 1000)
+        h->touch_every_ms = 1000;
+    if (h->touch_every_ms > 15000)
+        h->touch_every_ms = 15000;
     pthread_mutex_init(&h->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -712,6 +765,7 @@ void fv_task_poll_hub_free(fv_task_poll_hub *h)
 
     fv_free(h->heap);
     fv_arena_release(&h->arena);
+    fv_arena_release(&h->touch_arena);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     fv_free(h);

@@ -865,6 +865,38 @@ class ReclaimTest(unittest.TestCase):
             "%.1f s from the kill to the second claim" % waited)
 
 
+    def test_parked_poller_keeps_its_running_task(self):
+        """A worker that never sends SendHeartbeat and waits in polls longer
+        than the OFFLINE threshold is alive all the time it waits (decision
+        6): the reclaim job (every 10 s) leaves its RUNNING task alone."""
+        server = fp.test_server(SERVER_BINARY, extra_args=[
+            "--degraded-after", "1s", "--offline-after", "2s",
+            "--stale-interval", "500ms", "--activate-interval", "500ms"])
+        server.start()
+        try:
+            q, idle = fresh_queue("held"), fresh_queue("idle")
+            w = Worker(server, name="patient")
+            sub = w.submit(queue=q, input={"job": "slow"})
+            got = w.poll(q, timeout_seconds=5, timeout=10)
+            self.assertIsNotNone(got)
+            self.assertEqual(got.task_execution_id, sub.task_execution_id)
+            # Two parked polls of 7 s on an empty queue: 14 s without any
+            # other call, seven OFFLINE thresholds and at least one run of
+            # the reclaim job.
+            t0 = time.monotonic()
+            for _ in range(2):
+                self.assertIsNone(w.poll(idle, timeout_seconds=7, timeout=20))
+            waited = time.monotonic() - t0
+            w.heartbeat(got.task_execution_id)  # still RUNNING for this worker
+            w.complete(got.task_execution_id, {"done": True})
+            w.close()
+        finally:
+            rc = server.stop()
+        check_clean_exit(self, server, rc, "parked poller server")
+        say("a worker that only polls, parked %.0f s with --offline-after 2s, keeps its "
+            "RUNNING task (Heartbeat and CompleteTask OK)" % waited)
+
+
 class TwoServersTest(unittest.TestCase):
     """A second server on the shared server's database: a submit through one
     wakes a poll parked on the other (the bus's LISTEN/NOTIFY), both ways.
