@@ -40,6 +40,7 @@ is where this test starts and stops its own cluster with
 scripts/pg-test-cluster.sh, removed at the end.)
 """
 import collections
+import json
 import os
 import re
 import subprocess
@@ -240,6 +241,81 @@ class Restart(unittest.TestCase):
             say("old worker, admin and operator keys work on the new server (gRPC and REST), "
                 "the revoked key is still 401, the same process registering again keeps its id, "
                 "the configuration still wins over its declared timeout, the slug is still taken")
+            stop_clean(self, b, "second server")
+        finally:
+            for s in (a, b):
+                if s is not None:
+                    s.stop()
+            db.drop()
+
+
+    def test_tasks_survive_a_restart(self):
+        """PENDING and RUNNING tasks, their progress, state, logs and an
+        idempotency key, across a SIGTERM and a new server on the database:
+        the RUNNING task is completed by its worker on the new server, the
+        PENDING ones are claimed in order, nothing is lost or duplicated."""
+        db = fp.PgDatabase()
+        a = b = None
+        try:
+            a = fp.DevServer(SERVER_BINARY, database_url=db.url).start()
+            key, org, P = a.worker_key, a.tenant_id, "/api/tenants/" + a.tenant
+            ch, life = stub_of(a)
+            tasks = pb2_grpc.TaskExecutionStub(ch)
+            md = fp.bearer(key)
+            worker = fp.register_worker(life, key, org, name="survivor", host="h", pid=21,
+                                        tasks=["t-run"]).worker_id
+            q = "restart-" + uuid.uuid4().hex[:8]
+            subs = [fp.submit_task(tasks, key, org, "t-run", {"n": i}, q,
+                                   **({"idempotency_key": "once"} if i == 0 else {}))
+                    for i in range(4)]
+            ids = [r.task_execution_id for r in subs]
+            running = fp.poll_task(tasks, key, org, worker, q)
+            self.assertEqual(running.task_execution_id, ids[0])
+            tid = running.task_execution_id
+            tasks.ReportProgress(pb2.ReportProgressRequest(task_execution_id=tid, progress=0.5,
+                                                           details="half"), metadata=md,
+                                 timeout=10)
+            tasks.SetState(pb2.SetStateRequest(task_execution_id=tid, key="cursor",
+                                               value=b'{"page":7}'), metadata=md, timeout=10)
+            tasks.LogMessage(pb2.LogMessageRequest(task_execution_id=tid, level="INFO",
+                                                   message="before the restart"),
+                             metadata=md, timeout=10)
+            ch.close()
+            st, _, d = http(a, "GET", P + "/task-definitions/t-run", a.operator_key)
+            self.assertEqual((st, d["pendingTasks"]), (200, 3), d)
+            stop_clean(self, a, "first server")
+
+            b = fp.DevServer(SERVER_BINARY, database_url=db.url, dev=False).start()
+            ch = fp.channel(b.grpc_target)
+            tasks = pb2_grpc.TaskExecutionStub(ch)
+            st, _, d = http(b, "GET", P + "/task-definitions/t-run", a.operator_key)
+            self.assertEqual((st, d["pendingTasks"]), (200, 3), d)
+            again = fp.submit_task(tasks, key, org, "t-run", {"n": 0}, q, idempotency_key="once")
+            self.assertEqual((again.task_execution_id, again.idempotency_key_used,
+                              again.idempotency_key_new), (ids[0], True, False))
+            got = tasks.GetState(pb2.GetStateRequest(task_execution_id=tid, key="cursor"),
+                                 metadata=md, timeout=10)
+            self.assertEqual((got.found, json.loads(got.value)), (True, {"page": 7}))
+            tasks.Heartbeat(pb2.HeartbeatRequest(task_execution_id=tid), metadata=md, timeout=10)
+            tasks.CompleteTask(pb2.CompleteTaskRequest(task_execution_id=tid, output=b'{"ok":1}'),
+                               metadata=md, timeout=10)
+            order = []
+            while True:
+                t = fp.poll_task(tasks, key, org, worker, q)
+                if t is None:
+                    break
+                order.append((t.task_execution_id, t.execution_count, json.loads(t.input)))
+                tasks.CompleteTask(pb2.CompleteTaskRequest(task_execution_id=t.task_execution_id),
+                                   metadata=md, timeout=10)
+            self.assertEqual(order, [(ids[i], 1, {"n": i}) for i in (1, 2, 3)])
+            self.assertEqual(rpc_code(tasks.CompleteTask, pb2.CompleteTaskRequest(
+                task_execution_id=tid), metadata=md, timeout=10), SC.FAILED_PRECONDITION)
+            st, _, d = http(b, "GET", P + "/task-definitions/t-run", a.operator_key)
+            self.assertEqual((st, d["pendingTasks"], d["oldestPendingAt"]), (200, 0, None), d)
+            ch.close()
+            say("tasks across a restart: the RUNNING one (progress, state, log) completed by its "
+                "worker on the new server, the 3 PENDING ones claimed in order as attempt 1, the "
+                "idempotency key still bound, the backlog 3 then 0")
             stop_clean(self, b, "second server")
         finally:
             for s in (a, b):
