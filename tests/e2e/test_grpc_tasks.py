@@ -616,6 +616,40 @@ class TaskTest(unittest.TestCase):
 
     # -- bad input ----------------------------------------------------------------------
 
+    def test_backlog_in_definitions_and_metrics(self):
+        """Each task definition shows its backlog (pending count, oldest
+        pending) over REST, and /_/metrics exports it by tenant and kind."""
+        kind = "e2e-backlog-" + uuid.uuid4().hex[:6]
+        q = fresh_queue("backlog")
+        w = Worker(SERVER, kinds=(kind,), name="backlog-worker")
+        P = "/api/tenants/%s/task-definitions/%s" % (SERVER.tenant, kind)
+        st, d = rest(SERVER, "GET", P, SERVER.operator_key)
+        self.assertEqual((st, d["pendingTasks"], d["oldestPendingAt"]), (200, 0, None), d)
+        for i in range(3):
+            w.submit(kind=kind, input={"i": i}, queue=q)
+        st, d = rest(SERVER, "GET", P, SERVER.operator_key)
+        self.assertEqual((st, d["pendingTasks"]), (200, 3), d)
+        self.assertIsNotNone(d["oldestPendingAt"])
+        st, lst = rest(SERVER, "GET", "/api/tenants/%s/task-definitions?limit=100"
+                       % SERVER.tenant, SERVER.operator_key)
+        self.assertEqual([x["pendingTasks"] for x in lst if x["kind"] == kind], [3])
+        line = 'flovyn_task_backlog{tenant_id="%s",kind="%s"} 3' % (SERVER.tenant_id, kind)
+        st, text = rest(SERVER, "GET", "/_/metrics", SERVER.operator_key)
+        self.assertIn(line, text.splitlines())
+        t = w.poll(q, timeout_seconds=5)
+        w.complete(t.task_execution_id)
+        st, d = rest(SERVER, "GET", P, SERVER.operator_key)
+        self.assertEqual(d["pendingTasks"], 2)
+        st, text = rest(SERVER, "GET", "/_/metrics", SERVER.operator_key)
+        self.assertIn(line[:-1] + "2", text.splitlines())
+        while w.poll(q) is not None:
+            pass
+        st, d = rest(SERVER, "GET", P, SERVER.operator_key)
+        self.assertEqual((d["pendingTasks"], d["oldestPendingAt"]), (0, None))
+        w.close()
+        say("backlog: task definition pendingTasks 0 -> 3 -> 2 -> 0 with oldestPendingAt, "
+            "flovyn_task_backlog{tenant_id,kind} 3 -> 2 in /_/metrics")
+
     def test_bad_org_ids(self):
         for bad in ("not-a-uuid", "", "00000000-0000-0000-0000-00000000000"):
             err = rpc_error(fp.submit_task, self.w.tasks, self.w.key, bad, "e2e-task")
