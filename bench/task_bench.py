@@ -9,28 +9,34 @@ flovyn-server binary. Every run checks that each submitted task was
 completed exactly once and that no call answered other than OK; the figures
 themselves are printed, never asserted.
 
-  memory    `serve --memory --dev`: a warm-up cycle, then the cycle of
-            --mem-tasks tasks (S submitters, 8 workers looping
-            PollTask(timeout 1 s) -> CompleteTask); then the server's CPU
-            doing nothing, with 100 parked PollTask(timeout 30 s), and with
-            one client polling 100 times a second with timeout 0
-  postgres  a throwaway cluster of its own (scripts/pg-test-cluster.sh in a
-            temporary directory), restarted with durable settings (fsync,
-            synchronous_commit and full_page_writes on; --unsafe-fast keeps
-            the script's fast settings), `serve --database-url ... --dev` on
-            a fresh database: the same cycle and idle figures, with the CPU
-            of PostgreSQL (the postmaster and its backends) beside the
-            server's and the WAL written per job; then, the server stopped,
-            pgbench -M prepared with 8 clients for 10 s on a database of the
-            same cluster running bench/pg/task_cycle.sql (INSERT a job; claim
-            the oldest pending one with FOR UPDATE SKIP LOCKED on a partial
-            index and mark it running; mark it done: three transactions)
+  memory    `serve --memory --dev`: a warm-up cycle, then the cycle at full
+            speed of --mem-tasks tasks, submitted for --seconds at most
+            (2 submitters keeping 16 SubmitTask calls in flight each, at most
+            --backlog tasks not yet completed; 8 workers looping
+            PollTask(timeout 1 s) -> CompleteTask), then the latency at light
+            load (--light-tasks at --light-rate SubmitTask/s, so the workers'
+            polls are parked when a task arrives); then the server's CPU doing
+            nothing, with 100 parked PollTask(timeout 30 s), and with one
+            client polling 100 times a second with timeout 0
+  postgres  a throwaway cluster of its own (scripts/pg-test-cluster.sh in
+            /tmp), restarted with durable settings (fsync, synchronous_commit
+            and full_page_writes on; --unsafe-fast keeps the script's fast
+            settings), `serve --database-url ... --dev` on a fresh database:
+            the same figures (--pg-tasks), with the CPU of PostgreSQL (the
+            postmaster and its backends) beside the server's, and the WAL
+            written per job (--statements: the statements that took the most
+            time, from pg_stat_statements); then, the server stopped, pgbench
+            -M prepared with 8 clients for 10 s on a database of the same
+            cluster running bench/pg/task_cycle.sql (INSERT a job; claim the
+            oldest pending one with FOR UPDATE SKIP LOCKED on a partial index
+            and mark it running; mark it done: three transactions)
 
 The server, the load generator and PostgreSQL share this machine's cores
-(`nproc` and the load average are printed), so the figures say what this
-machine did, not what the server could do alone. Exit status 1 when a check
-failed (a task lost or completed twice, a non-OK answer, a tool that could
-not run); everything started is stopped and the cluster removed.
+(the core count and the load average are printed with every figure), so the
+figures say what this machine did, not what the server could do alone.
+Exit status 1 when a check failed (a task lost or completed twice, a non-OK
+answer, a tool that could not run); everything started is stopped and the
+cluster removed.
 
 Usage: /usr/bin/python3 bench/task_bench.py [PATH/TO/flovyn-server] [options]
 """
@@ -153,24 +159,24 @@ class Tool:
         return result
 
 
-def cycle_args(args, tasks):
-    return ["--tasks", tasks, "--workers", args.workers, "--submitters", args.submitters,
-            "--depth", args.depth, "--backlog", args.backlog]
+def cycle_args(args, tasks, seconds=0):
+    return ["--tasks", tasks, "--seconds", seconds, "--workers", args.workers,
+            "--submitters", args.submitters, "--depth", args.depth, "--backlog", args.backlog]
 
 
-def measure_cycle(tool, args, tasks, label, between=None):
+def measure_cycle(tool, args, tasks, seconds, label, between=None):
     """The warm-up, the cycle at full speed (between(): what to read around
     it), then the light-load latency run. Returns (full, light) results, or
     None when nothing could be submitted."""
-    print("== %s: submit -> claim -> complete, %d tasks, %d workers, at full speed  [%s]"
-          % (label, tasks, args.workers, machine()))
-    warm = tool.run("cycle", cycle_args(args, max(500, tasks // 10)), label + " warm-up",
-                    show=False)
+    print("== %s: submit -> claim -> complete, %d tasks (submitted for %d s at most), %d workers, "
+          "at full speed  [%s]" % (label, tasks, seconds, args.workers, machine()))
+    warm = tool.run("cycle", cycle_args(args, max(500, tasks // 10), max(1, seconds // 10)),
+                    label + " warm-up", show=False)
     if warm.get("submitted", 0) == 0:
         print("   the warm-up submitted nothing: does this server serve TaskExecution?")
         return None
     before = between() if between else None
-    full = tool.run("cycle", cycle_args(args, tasks), label)
+    full = tool.run("cycle", cycle_args(args, tasks, seconds), label)
     if between:
         full["between"] = (before, between())
     light = None
@@ -215,7 +221,7 @@ def run_memory(args, tool_path):
     try:
         print("flovyn-server %s on %s (memory bundle)" % (args.server, srv.grpc_target))
         tool = Tool(tool_path, srv)
-        out["cycle"] = measure_cycle(tool, args, args.mem_tasks, "memory")
+        out["cycle"] = measure_cycle(tool, args, args.mem_tasks, args.seconds, "memory")
         if out["cycle"] is not None:
             out["idle"] = measure_idle(tool, args, "memory")
     finally:
@@ -293,7 +299,8 @@ def run_postgres(args, tool_path):
             return wal_lsn(cluster.url)
         if args.statements:
             fp.psql(db.url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        out["cycle"] = measure_cycle(tool, args, args.pg_tasks, "postgres", between=between)
+        out["cycle"] = measure_cycle(tool, args, args.pg_tasks, args.seconds, "postgres",
+                                     between=between)
         if out["cycle"] is not None:
             full = out["cycle"][0]
             lsn0, lsn1 = full["between"]
@@ -410,6 +417,9 @@ def main():
     ap.add_argument("--tool", help="bench_task_load (default: next to the server binary)")
     ap.add_argument("--mem-tasks", type=int, default=50000)
     ap.add_argument("--pg-tasks", type=int, default=20000)
+    ap.add_argument("--seconds", type=int, default=30,
+                    help="stop submitting after this long even if fewer tasks were submitted "
+                         "(the warm-up: a tenth of the tasks and of this)")
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--submitters", type=int, default=2)
     ap.add_argument("--depth", type=int, default=16, help="SubmitTask calls in flight each")
