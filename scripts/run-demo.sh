@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: start flovyn-server with the in-memory bundle and development
-# keys, start a few demo workers that register and heartbeat, and print how to
-# connect a worker of your own. Ctrl-C stops everything cleanly.
+# keys, start a few demo workers that register, heartbeat and run the tasks of
+# their queues, and print how to submit a task and connect a worker of your
+# own. Ctrl-C stops everything cleanly.
 #
 #   scripts/run-demo.sh [BUILD_DIR]        (default: build)
 #
@@ -110,6 +111,22 @@ cat <<EOF
    credentials    $CREDS (mode 0600)
 
  Demo workers: billing-worker, etl-worker, onboarding-worker (heartbeat every 10 s).
+ billing-worker runs the tasks of queue "billing" (send-invoice, charge-card; a
+ charge-card fails its first attempt and is retried), etl-worker those of queue
+ "etl" (extract, load); each outcome shows up in this terminal.
+
+ Submit tasks to them (another terminal, at the top of the source tree):
+
+   /usr/bin/python3 - <<'PY'
+   import sys; sys.path.insert(0, "scripts")
+   import flovyn_proto as fp
+   pb2, pb2_grpc = fp.load()
+   tasks = pb2_grpc.TaskExecutionStub(fp.channel("$TARGET"))
+   key, org_id = "$WORKER_KEY", "$TENANT_ID"
+   for kind, task_input in [("send-invoice", {"invoice": 42}), ("charge-card", {"amount": 1999})]:
+       resp = fp.submit_task(tasks, key, org_id, kind, task_input, queue="billing")
+       print(kind, resp.task_execution_id)
+   PY
 
  Connect a worker of your own (Debian python3-grpcio, stubs from proto/flovyn.proto):
 
