@@ -9,8 +9,19 @@ to learn tables, views, column types and nullability, then the query files
   db_models.h/.c      one struct per table or view a query embeds (`w.*`)
   db_<file>.h/.c      per query file: the SQL of each query as a
                       `static const char fv_db_<query>_sql[]`, its params and
-                      row structs, and one function running it as a prepared
+                      row structs, one function running it as a prepared
                       statement through fv_pg_exec (adapters/postgres/pg.h)
+                      on a connection the caller holds, and its pool variant
+
+Each query gives two functions. fv_db_<query>(fv_pg_conn *c, fv_arena *a,
+...) runs it on `c`, inside a transaction (fv_pg_tx) or not.
+fv_db_<query>_on(fv_pg_pool *pool, fv_arena *a, ...) takes the same
+arguments after the first, borrows a connection of `pool` for the call
+(fv_pg_acquire), runs fv_db_<query> on it and gives it back (fv_pg_release):
+one statement outside a transaction, in one call. It answers what
+fv_db_<query> answers, or the error of fv_pg_acquire (FV_E_UNAVAILABLE,
+FV_E_EXHAUSTED) without running anything; results live in `a` as they do
+for fv_db_<query>, so they outlive the connection.
 
 A query is one statement under a header of comment lines:
 
@@ -1336,6 +1347,10 @@ def analyze(schema, path, raw, line, h, v, vline):
                            "($%d::type) or write %s:type in -- params:"
                            % (q.name, i, pname, i, pname))
         check_param_type(typ, path, h["params"][1], q.name, pname)
+        if len(declared) == 1 and pname in FUNC_NAMES:
+            raise GenError(path, h["params"][1], "%s: a lone parameter is an argument of the "
+                           "generated functions, which use the name %s themselves: rename it"
+                           % (q.name, pname))
         q.params.append(Param(i, pname, typ, nullable))
     # Result columns.
     if kind in ("one", "many"):
@@ -1354,6 +1369,11 @@ def analyze(schema, path, raw, line, h, v, vline):
                        % (q.name, kind))
     return q
 
+
+# Names the generated functions use (query.c.j2): a lone parameter, which is
+# an argument of its own, must not take one (two or more are fields of p).
+FUNC_NAMES = {"c", "a", "v", "res", "rc", "out", "rows", "n", "affected", "err", "list",
+              "count", "row", "p", "pool"}
 
 PARAM_TYPES = {"uuid", "text", "json", "jsonb", "int2", "int4", "int8", "bool", "float8",
                "bytea"}
@@ -1647,7 +1667,17 @@ class FileModel:
             args.append("fv_error *err")
             f["args"] = args
             f["signature"] = signature(q.func, args)
+            # The pool variant: the same arguments, a pool in place of c.
+            f["pool_func"] = pool_func(q.func)
+            f["pool_signature"] = signature(f["pool_func"], ["fv_pg_pool *pool"] + args[1:])
+            f["call_args"] = ", ".join(re.search(r"(\w+)$", x).group(1) for x in args[1:])
             self.functions.append(f)
+
+
+def pool_func(func):
+    """The name of the variant of a query function that borrows a connection
+    of a pool for the call."""
+    return func + "_on"
 
 
 def signature(func, args):
@@ -1730,6 +1760,13 @@ def generate(migrations, query_files, root):
                                    % (q.name, other.path, other.line))
         all_queries += queries
         files.append(FileModel(stem, shown, queries, rows))
+    funcs = {q.func: q for q in all_queries}
+    for q in all_queries:
+        clash = funcs.get(pool_func(q.func))
+        if clash is not None:
+            raise GenError(clash.path, clash.line, "the function of query %s, %s, is the pool "
+                           "variant of query %s (%s:%d): rename one of them"
+                           % (clash.name, clash.func, q.name, q.path, q.line))
     common = {"tool": TOOL, "migrations": [display(p, root) for p in migrations]}
     out = {}
     out["db_runtime.h"] = env.get_template("runtime.h.j2").render(common)

@@ -6,6 +6,10 @@
   deliberate change; review the diff), twice in a row the same bytes, and the
   generated C compiles with -Wall -Wextra -Werror against the project's
   headers;
+- every query has a pool variant (fv_db_<query>_on) with the same arguments
+  after the first, which, linked against stubs of the pool and run, borrows
+  one connection, runs the query on it and gives it back on every path, and
+  runs nothing when no connection comes;
 - the project's own migrations and queries generate without error;
 - every input the generator cannot read or type is refused with
   file:line and a message that says what is wrong.
@@ -13,6 +17,7 @@
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,6 +115,198 @@ class Golden(unittest.TestCase):
                      "/usr/include/postgresql", os.path.join(d, name)],
                     capture_output=True, text=True)
                 self.assertEqual(r.returncode, 0, name + ":\n" + r.stderr)
+
+
+# Stubs of the pool (adapters/postgres/pg.h) that record what the pool
+# variants of db_items.c do, and a main that runs them through every path.
+POOL_STUB_C = r"""
+#include <stdio.h>
+#include <string.h>
+
+#include "db_items.h"
+
+struct fv_pg_pool {
+    int unused;
+};
+struct fv_pg_conn {
+    int id;
+};
+
+static struct fv_pg_conn the_conn = {7};
+static fv_err acquire_rc = FV_OK, exec_rc = FV_OK;
+static int acquired, released, executed;
+static fv_pg_conn *released_conn, *exec_conn;
+static char exec_name[64], exec_label[64];
+
+fv_err fv_pg_acquire(fv_pg_pool *p, fv_pg_conn **out, fv_error *err)
+{
+    (void)p;
+    *out = NULL;
+    if (acquire_rc != FV_OK)
+        return fv_error_set(err, acquire_rc, "no connection");
+    acquired++;
+    *out = &the_conn;
+    return FV_OK;
+}
+
+void fv_pg_release(fv_pg_pool *p, fv_pg_conn *c)
+{
+    (void)p;
+    released++;
+    released_conn = c;
+}
+
+fv_err fv_pg_exec(fv_pg_conn *c, fv_arena *a, const char *name, const char *sql, int n,
+                  const char *const *values, const int *lengths, const int *formats,
+                  PGresult **out, fv_error *err)
+{
+    (void)a, (void)sql, (void)lengths, (void)formats;
+    executed++;
+    exec_conn = c;
+    snprintf(exec_name, sizeof exec_name, "%s", name);
+    snprintf(exec_label, sizeof exec_label, "%s", n > 1 && values[1] ? values[1] : "");
+    *out = NULL;
+    if (exec_rc != FV_OK)
+        return fv_error_set(err, exec_rc, "statement failed");
+    return FV_OK;
+}
+
+static int failures;
+
+static void expect(int ok, const char *what)
+{
+    if (!ok) {
+        printf("FAIL: %s\n", what);
+        failures++;
+    }
+}
+
+static void reset(fv_err acq, fv_err ex)
+{
+    acquire_rc = acq;
+    exec_rc = ex;
+    acquired = released = executed = 0;
+    released_conn = exec_conn = NULL;
+    exec_name[0] = exec_label[0] = 0;
+}
+
+int main(void)
+{
+    struct fv_pg_pool pool_storage = {0};
+    fv_pg_pool *pool = &pool_storage;
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error err;
+    fv_uuid id;
+    memset(&id, 1, sizeof id);
+    int64_t affected = -1;
+
+    /* No connection: the error of acquire, nothing run, nothing released. */
+    reset(FV_E_UNAVAILABLE, FV_OK);
+    fv_error_clear(&err);
+    fv_err rc = fv_db_touch_box_on(pool, &a, &id, &affected, &err);
+    expect(rc == FV_E_UNAVAILABLE, "acquire error passes through");
+    expect(err.code == FV_E_UNAVAILABLE && strcmp(err.msg, "no connection") == 0,
+           "acquire's message kept");
+    expect(executed == 0 && released == 0, "nothing run or released without a connection");
+    expect(affected == -1, "no output without a connection");
+    reset(FV_E_EXHAUSTED, FV_OK);
+    rc = fv_db_count_boxes_on(pool, &a, &(fv_db_count_boxes_row){0}, &err);
+    expect(rc == FV_E_EXHAUSTED && executed == 0 && released == 0, "pool exhausted");
+
+    /* The statement fails: its error, the connection given back. */
+    reset(FV_OK, FV_E_CONFLICT);
+    rc = fv_db_touch_box_on(pool, &a, &id, &affected, &err);
+    expect(rc == FV_E_CONFLICT, "statement error passes through");
+    expect(executed == 1 && exec_conn == &the_conn, "run on the borrowed connection");
+    expect(strcmp(exec_name, "fv_db_touch_box") == 0, "the query's prepared statement");
+    expect(acquired == 1 && released == 1 && released_conn == &the_conn,
+           "released after a failed statement");
+
+    /* The query refuses its arguments before running: still released. */
+    reset(FV_OK, FV_OK);
+    fv_db_box_v box;
+    rc = fv_db_get_box_on(pool, &a, NULL, &box, &err);
+    expect(rc == FV_E_INVALID, "the query's own error passes through");
+    expect(executed == 0 && acquired == 1 && released == 1 && released_conn == &the_conn,
+           "released after the query refused its arguments");
+
+    /* Success: the arguments reach the statement, the connection goes back. */
+    reset(FV_OK, FV_OK);
+    static const unsigned char blob[] = {1, 2};
+    fv_db_insert_box_params p = {
+        .id = &id, .label = "crate", .slots = 3, .blob = {blob, 2}, .made_at = 1, .flag = true};
+    rc = fv_db_insert_box_on(pool, &a, &p, &err);
+    expect(rc == FV_OK, "success");
+    expect(executed == 1 && strcmp(exec_name, "fv_db_insert_box") == 0 &&
+               strcmp(exec_label, "crate") == 0,
+           "the parameters reach the statement");
+    expect(acquired == 1 && released == 1 && released_conn == &the_conn,
+           "released after success");
+
+    fv_arena_release(&a);
+    if (failures == 0)
+        printf("pool variants: ok\n");
+    return failures == 0 ? 0 : 1;
+}
+"""
+
+
+class PoolVariant(unittest.TestCase):
+    def test_every_query_has_one(self):
+        out = golden_outputs()
+        h, c = out["db_items.h"], out["db_items.c"]
+        funcs = re.findall(r"^fv_err (fv_db_\w+)\(fv_pg_conn \*c, ", h, re.M)
+        self.assertEqual(len(funcs), 14)
+        for f in funcs:
+            self.assertIn("fv_err %s_on(fv_pg_pool *pool, fv_arena *a, " % f, h)
+            self.assertIn("fv_err %s_on(fv_pg_pool *pool, fv_arena *a, " % f, c)
+        self.assertEqual(h.count("(fv_pg_pool *pool, "), len(funcs))
+        # The same arguments after the first, wrapped like the others.
+        self.assertIn("fv_err fv_db_list_boxes_on(fv_pg_pool *pool, fv_arena *a, "
+                      "const fv_db_list_boxes_params *p,\n"
+                      "                           fv_db_list_boxes_row **rows, size_t *n, "
+                      "fv_error *err);", h)
+        self.assertIn("Each function has a pool variant", h)
+
+    def test_body(self):
+        c = golden_outputs()["db_items.c"]
+        self.assertIn("fv_err fv_db_labels_of_on(fv_pg_pool *pool, fv_arena *a, "
+                      "const fv_db_uuid_array *ids,\n"
+                      "                          fv_db_labels_of_row **rows, size_t *n, "
+                      "fv_error *err)\n"
+                      "{\n"
+                      "    fv_pg_conn *c;\n"
+                      "    fv_err rc = fv_pg_acquire(pool, &c, err);\n"
+                      "    if (rc != FV_OK)\n"
+                      "        return rc;\n"
+                      "    rc = fv_db_labels_of(c, a, ids, rows, n, err);\n"
+                      "    fv_pg_release(pool, c);\n"
+                      "    return rc;\n"
+                      "}\n", c)
+
+    def test_runs_against_a_stub_pool(self):
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc is None or not os.path.exists("/usr/include/postgresql/libpq-fe.h"):
+            self.skipTest("no C compiler or no libpq headers")
+        with tempfile.TemporaryDirectory() as d:
+            sqlgen.write_outputs(d, golden_outputs())
+            with open(os.path.join(d, "stub.c"), "w", encoding="utf-8") as f:
+                f.write(POOL_STUB_C)
+            util = [os.path.join(REPO, "core", "util", x + ".c")
+                    for x in ("alloc", "arena", "error", "hex", "uuid")]
+            exe = os.path.join(d, "pool_variants")
+            r = subprocess.run(
+                [cc, "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror",
+                 "-I", REPO, "-I", d, "-I", "/usr/include/postgresql", "-o", exe,
+                 os.path.join(d, "stub.c"), os.path.join(d, "db_items.c"),
+                 os.path.join(d, "db_runtime.c"), os.path.join(d, "db_models.c")] + util +
+                ["-lpq"],
+                capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stdout, "pool variants: ok\n")
 
 
 class Project(unittest.TestCase):
@@ -347,6 +544,21 @@ class Errors(unittest.TestCase):
     def test_malformed_params_line(self):
         self.refused(SCHEMA, "-- name: A :exec\n-- params: a b\nDELETE FROM item "
                      "WHERE id = $1::uuid;", "q.sql:2", "cannot read parameter 'a b'")
+
+    def test_query_named_like_a_pool_variant(self):
+        self.refused(SCHEMA, "-- name: GetItem :many\nSELECT i.id FROM item i;\n\n"
+                     "-- name: GetItemOn :many\nSELECT i.name FROM item i;", "q.sql:4",
+                     "the function of query GetItemOn, fv_db_get_item_on, is the pool variant "
+                     "of query GetItem (q.sql:1)")
+
+    def test_lone_parameter_named_like_a_generated_name(self):
+        for name in ("pool", "rc", "a"):
+            self.refused(SCHEMA, "-- name: A :exec\n-- params: %s\nDELETE FROM item "
+                         "WHERE id = $1::uuid;" % name, "q.sql:2",
+                         "which use the name %s themselves" % name)
+        # Two or more are fields of p: any name will do.
+        self.assertIsNone(run(SCHEMA, "-- name: A :exec\n-- params: pool, rc\nDELETE FROM "
+                              "item WHERE id = $1::uuid AND name = $2::text;"))
 
 
 class Cli(unittest.TestCase):

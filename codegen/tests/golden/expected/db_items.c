@@ -40,6 +40,18 @@ oom:
     return fv_db__oom("GetBox", err);
 }
 
+fv_err fv_db_get_box_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id, fv_db_box_v *out,
+                        fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_get_box(c, a, id, out, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_list_boxes_sql[] =
     "-- name: ListBoxes :many\n"
     "SELECT b.*, (count(*) OVER ())::bigint AS total\n"
@@ -99,6 +111,18 @@ oom:
     return fv_db__oom("ListBoxes", err);
 }
 
+fv_err fv_db_list_boxes_on(fv_pg_pool *pool, fv_arena *a, const fv_db_list_boxes_params *p,
+                           fv_db_list_boxes_row **rows, size_t *n, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_list_boxes(c, a, p, rows, n, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_count_boxes_sql[] =
     "-- name: CountBoxes :one\n"
     "SELECT count(*)::bigint AS n, max(b.slots)::integer AS most FROM box b";
@@ -130,6 +154,18 @@ fv_err fv_db_count_boxes(fv_pg_conn *c, fv_arena *a, fv_db_count_boxes_row *out,
     if (PQntuples(res) == 0)
         return fv_db__no_row("CountBoxes", err);
     return read_count_boxes(res, 0, a, out, err);
+}
+
+fv_err fv_db_count_boxes_on(fv_pg_pool *pool, fv_arena *a, fv_db_count_boxes_row *out,
+                            fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_count_boxes(c, a, out, err);
+    fv_pg_release(pool, c);
+    return rc;
 }
 
 static const char fv_db_insert_box_sql[] =
@@ -197,6 +233,18 @@ oom:
     return fv_db__oom("InsertBox", err);
 }
 
+fv_err fv_db_insert_box_on(fv_pg_pool *pool, fv_arena *a, const fv_db_insert_box_params *p,
+                           fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_insert_box(c, a, p, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_touch_box_sql[] =
     "-- name: TouchBox :execrows\n"
     "UPDATE box SET slots = slots + 1 WHERE id = $1::uuid";
@@ -219,6 +267,18 @@ fv_err fv_db_touch_box(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, int64_t *a
     return fv_db__affected(res, affected, "TouchBox", err);
 oom:
     return fv_db__oom("TouchBox", err);
+}
+
+fv_err fv_db_touch_box_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id, int64_t *affected,
+                          fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_touch_box(c, a, id, affected, err);
+    fv_pg_release(pool, c);
+    return rc;
 }
 
 static const char fv_db_heavier_than_sql[] =
@@ -282,6 +342,18 @@ oom:
     return fv_db__oom("HeavierThan", err);
 }
 
+fv_err fv_db_heavier_than_on(fv_pg_pool *pool, fv_arena *a, const double *weight,
+                             fv_db_heavier_than_row **rows, size_t *n, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_heavier_than(c, a, weight, rows, n, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_labels_of_sql[] =
     "-- name: LabelsOf :many\n"
     "SELECT b.label, b.tags, b.blob FROM box b WHERE b.id = ANY ($1::uuid[])";
@@ -341,6 +413,18 @@ oom:
     return fv_db__oom("LabelsOf", err);
 }
 
+fv_err fv_db_labels_of_on(fv_pg_pool *pool, fv_arena *a, const fv_db_uuid_array *ids,
+                          fv_db_labels_of_row **rows, size_t *n, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_labels_of(c, a, ids, rows, n, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_insert_many_sql[] =
     "-- name: InsertMany :exec\n"
     "INSERT INTO box (id, label, slots, flag, weight, made_at)\n"
@@ -389,6 +473,18 @@ oom:
     return fv_db__oom("InsertMany", err);
 }
 
+fv_err fv_db_insert_many_on(fv_pg_pool *pool, fv_arena *a, const fv_db_insert_many_params *p,
+                            fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_insert_many(c, a, p, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_get_crate_kind_sql[] =
     "-- name: GetCrateKind :one\n"
     "SELECT t.kind, b.label\n"
@@ -432,6 +528,18 @@ fv_err fv_db_get_crate_kind(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, fv_db
     return read_get_crate_kind(res, 0, a, out, err);
 oom:
     return fv_db__oom("GetCrateKind", err);
+}
+
+fv_err fv_db_get_crate_kind_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id,
+                               fv_db_get_kind_row *out, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_get_crate_kind(c, a, id, out, err);
+    fv_pg_release(pool, c);
+    return rc;
 }
 
 static const char fv_db_get_tray_kind_sql[] =
@@ -479,6 +587,18 @@ oom:
     return fv_db__oom("GetTrayKind", err);
 }
 
+fv_err fv_db_get_tray_kind_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id,
+                              fv_db_get_kind_row *out, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_get_tray_kind(c, a, id, out, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_note_of_sql[] =
     "-- name: NoteOf :one\n"
     "SELECT b.note FROM box b WHERE b.id = $1 AND b.note IS NOT NULL";
@@ -516,6 +636,18 @@ fv_err fv_db_note_of(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, fv_db_note_o
     return read_note_of(res, 0, a, out, err);
 oom:
     return fv_db__oom("NoteOf", err);
+}
+
+fv_err fv_db_note_of_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id, fv_db_note_of_row *out,
+                        fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_note_of(c, a, id, out, err);
+    fv_pg_release(pool, c);
+    return rc;
 }
 
 static const char fv_db_rename_box_sql[] =
@@ -564,6 +696,18 @@ fv_err fv_db_rename_box(fv_pg_conn *c, fv_arena *a, const fv_db_rename_box_param
     return read_rename_box(res, 0, a, out, err);
 oom:
     return fv_db__oom("RenameBox", err);
+}
+
+fv_err fv_db_rename_box_on(fv_pg_pool *pool, fv_arena *a, const fv_db_rename_box_params *p,
+                           fv_db_rename_box_row *out, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_rename_box(c, a, p, out, err);
+    fv_pg_release(pool, c);
+    return rc;
 }
 
 static const char fv_db_first_labels_sql[] =
@@ -620,6 +764,18 @@ oom:
     return fv_db__oom("FirstLabels", err);
 }
 
+fv_err fv_db_first_labels_on(fv_pg_pool *pool, fv_arena *a, int64_t page_limit,
+                             fv_db_label_page_row **rows, size_t *n, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_first_labels(c, a, page_limit, rows, n, err);
+    fv_pg_release(pool, c);
+    return rc;
+}
+
 static const char fv_db_last_labels_sql[] =
     "-- name: LastLabels :many\n"
     "SELECT b.label, b.slots FROM box b ORDER BY b.label DESC LIMIT $1::bigint";
@@ -672,5 +828,17 @@ fv_err fv_db_last_labels(fv_pg_conn *c, fv_arena *a, int64_t page_limit,
     return FV_OK;
 oom:
     return fv_db__oom("LastLabels", err);
+}
+
+fv_err fv_db_last_labels_on(fv_pg_pool *pool, fv_arena *a, int64_t page_limit,
+                            fv_db_label_page_row **rows, size_t *n, fv_error *err)
+{
+    fv_pg_conn *c;
+    fv_err rc = fv_pg_acquire(pool, &c, err);
+    if (rc != FV_OK)
+        return rc;
+    rc = fv_db_last_labels(c, a, page_limit, rows, n, err);
+    fv_pg_release(pool, c);
+    return rc;
 }
 

@@ -7,6 +7,14 @@
  * fv_pg_exec (adapters/postgres/pg.h); :one answers FV_E_NOT_FOUND when no
  * row comes back, FV_E_EXHAUSTED when the arena is full, FV_E_INVALID for a
  * NULL given to a parameter that may not be NULL.
+ *
+ * Each function has a pool variant, <function>_on(pool, a, ...), for one
+ * statement outside a transaction: it borrows a connection of `pool` for
+ * the call (fv_pg_acquire), runs the function on it with the other
+ * arguments and gives the connection back (fv_pg_release) before returning.
+ * Same answers, plus the errors of fv_pg_acquire (FV_E_UNAVAILABLE,
+ * FV_E_EXHAUSTED: nothing ran); results live in `a`, so they outlive the
+ * connection.
  */
 #ifndef FV_DB_ITEMS_H
 #define FV_DB_ITEMS_H
@@ -119,56 +127,84 @@ typedef struct fv_db_label_page_row {
 /* GetBox (:one, queries/items.sql:3). */
 fv_err fv_db_get_box(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, fv_db_box_v *out,
                      fv_error *err);
+fv_err fv_db_get_box_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id, fv_db_box_v *out,
+                        fv_error *err);
 
 /* ListBoxes (:many, queries/items.sql:8). */
 fv_err fv_db_list_boxes(fv_pg_conn *c, fv_arena *a, const fv_db_list_boxes_params *p,
                         fv_db_list_boxes_row **rows, size_t *n, fv_error *err);
+fv_err fv_db_list_boxes_on(fv_pg_pool *pool, fv_arena *a, const fv_db_list_boxes_params *p,
+                           fv_db_list_boxes_row **rows, size_t *n, fv_error *err);
 
 /* CountBoxes (:one, queries/items.sql:16). */
 fv_err fv_db_count_boxes(fv_pg_conn *c, fv_arena *a, fv_db_count_boxes_row *out, fv_error *err);
+fv_err fv_db_count_boxes_on(fv_pg_pool *pool, fv_arena *a, fv_db_count_boxes_row *out,
+                            fv_error *err);
 
 /* InsertBox (:exec, queries/items.sql:19). */
 fv_err fv_db_insert_box(fv_pg_conn *c, fv_arena *a, const fv_db_insert_box_params *p,
                         fv_error *err);
+fv_err fv_db_insert_box_on(fv_pg_pool *pool, fv_arena *a, const fv_db_insert_box_params *p,
+                           fv_error *err);
 
 /* TouchBox (:execrows, queries/items.sql:25). */
 fv_err fv_db_touch_box(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, int64_t *affected,
                        fv_error *err);
+fv_err fv_db_touch_box_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id, int64_t *affected,
+                          fv_error *err);
 
 /* HeavierThan (:many, queries/items.sql:29). */
 fv_err fv_db_heavier_than(fv_pg_conn *c, fv_arena *a, const double *weight,
                           fv_db_heavier_than_row **rows, size_t *n, fv_error *err);
+fv_err fv_db_heavier_than_on(fv_pg_pool *pool, fv_arena *a, const double *weight,
+                             fv_db_heavier_than_row **rows, size_t *n, fv_error *err);
 
 /* LabelsOf (:many, queries/items.sql:33). */
 fv_err fv_db_labels_of(fv_pg_conn *c, fv_arena *a, const fv_db_uuid_array *ids,
                        fv_db_labels_of_row **rows, size_t *n, fv_error *err);
+fv_err fv_db_labels_of_on(fv_pg_pool *pool, fv_arena *a, const fv_db_uuid_array *ids,
+                          fv_db_labels_of_row **rows, size_t *n, fv_error *err);
 
 /* InsertMany (:exec, queries/items.sql:37). */
 fv_err fv_db_insert_many(fv_pg_conn *c, fv_arena *a, const fv_db_insert_many_params *p,
                          fv_error *err);
+fv_err fv_db_insert_many_on(fv_pg_pool *pool, fv_arena *a, const fv_db_insert_many_params *p,
+                            fv_error *err);
 
 /* GetCrateKind (:one, queries/items.sql:45). */
 fv_err fv_db_get_crate_kind(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, fv_db_get_kind_row *out,
                             fv_error *err);
+fv_err fv_db_get_crate_kind_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id,
+                               fv_db_get_kind_row *out, fv_error *err);
 
 /* GetTrayKind (:one, queries/items.sql:45). */
 fv_err fv_db_get_tray_kind(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, fv_db_get_kind_row *out,
                            fv_error *err);
+fv_err fv_db_get_tray_kind_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id,
+                              fv_db_get_kind_row *out, fv_error *err);
 
 /* NoteOf (:one, queries/items.sql:54). */
 fv_err fv_db_note_of(fv_pg_conn *c, fv_arena *a, const fv_uuid *id, fv_db_note_of_row *out,
                      fv_error *err);
+fv_err fv_db_note_of_on(fv_pg_pool *pool, fv_arena *a, const fv_uuid *id, fv_db_note_of_row *out,
+                        fv_error *err);
 
 /* RenameBox (:one, queries/items.sql:59). */
 fv_err fv_db_rename_box(fv_pg_conn *c, fv_arena *a, const fv_db_rename_box_params *p,
                         fv_db_rename_box_row *out, fv_error *err);
+fv_err fv_db_rename_box_on(fv_pg_pool *pool, fv_arena *a, const fv_db_rename_box_params *p,
+                           fv_db_rename_box_row *out, fv_error *err);
 
 /* FirstLabels (:many, queries/items.sql:64). */
 fv_err fv_db_first_labels(fv_pg_conn *c, fv_arena *a, int64_t page_limit,
                           fv_db_label_page_row **rows, size_t *n, fv_error *err);
+fv_err fv_db_first_labels_on(fv_pg_pool *pool, fv_arena *a, int64_t page_limit,
+                             fv_db_label_page_row **rows, size_t *n, fv_error *err);
 
 /* LastLabels (:many, queries/items.sql:69). */
 fv_err fv_db_last_labels(fv_pg_conn *c, fv_arena *a, int64_t page_limit,
                          fv_db_label_page_row **rows, size_t *n, fv_error *err);
+fv_err fv_db_last_labels_on(fv_pg_pool *pool, fv_arena *a, int64_t page_limit,
+                            fv_db_label_page_row **rows, size_t *n, fv_error *err);
 
 #endif
