@@ -239,14 +239,10 @@ static fv_err bus_publish(void *self, const fv_bus_msg *m, fv_error *err)
                             (int)m->kind);
     fv_arena a;
     fv_arena_init(&a, 0);
-    fv_pg_conn *c = NULL;
     fv_err rc =
         fv_arena_alloc(&a, 1) != NULL ? FV_OK : fv_error_set(err, FV_E_EXHAUSTED, "out of memory");
     if (rc == FV_OK)
-        rc = fv_pg_acquire(b->pool, &c, err);
-    if (rc == FV_OK)
-        rc = fv_db_notify_tasks(c, &a, payload, err);
-    fv_pg_release(b->pool, c);
+        rc = fv_db_notify_tasks_on(b->pool, &a, payload, err);
     fv_arena_release(&a);
     return rc;
 }

@@ -97,10 +97,13 @@ static fv_err definition_of(const fv_db_definition_v *r, const char *availabilit
     return FV_OK;
 }
 
-/* The generated queries of one class (both variants share their types). */
+/* The generated queries of one class (both variants share their types);
+ * _on: the pool variant. */
 typedef struct class_queries {
     fv_err (*get)(fv_pg_conn *c, fv_arena *a, const fv_db_get_definition_params *p,
                   fv_db_get_definition_row *out, fv_error *err);
+    fv_err (*get_on)(fv_pg_pool *pool, fv_arena *a, const fv_db_get_definition_params *p,
+                     fv_db_get_definition_row *out, fv_error *err);
     fv_err (*list)(fv_pg_conn *c, fv_arena *a, const fv_db_list_definitions_params *p,
                    fv_db_definition_page_row **rows, size_t *n, fv_error *err);
     fv_err (*list_by_availability)(fv_pg_conn *c, fv_arena *a,
@@ -112,30 +115,32 @@ typedef struct class_queries {
                         int64_t *affected, fv_error *err);
     fv_err (*refresh)(fv_pg_conn *c, fv_arena *a, fv_db_refresh_definitions_row **rows, size_t *n,
                       fv_error *err);
-    fv_err (*count_by_availability)(fv_pg_conn *c, fv_arena *a,
-                                    const fv_db_count_definitions_by_availability_params *p,
-                                    fv_db_count_definitions_by_availability_row *out,
-                                    fv_error *err);
+    fv_err (*count_by_availability_on)(fv_pg_pool *pool, fv_arena *a,
+                                       const fv_db_count_definitions_by_availability_params *p,
+                                       fv_db_count_definitions_by_availability_row *out,
+                                       fv_error *err);
 } class_queries;
 
 static const class_queries workflow_queries = {
     .get = fv_db_get_workflow_definition,
+    .get_on = fv_db_get_workflow_definition_on,
     .list = fv_db_list_workflow_definitions,
     .list_by_availability = fv_db_list_workflow_definitions_by_availability,
     .count = fv_db_count_workflow_definitions,
     .configure = fv_db_configure_workflow_definition,
     .refresh = fv_db_refresh_workflow_definitions,
-    .count_by_availability = fv_db_count_workflow_definitions_by_availability,
+    .count_by_availability_on = fv_db_count_workflow_definitions_by_availability_on,
 };
 
 static const class_queries task_queries = {
     .get = fv_db_get_task_definition,
+    .get_on = fv_db_get_task_definition_on,
     .list = fv_db_list_task_definitions,
     .list_by_availability = fv_db_list_task_definitions_by_availability,
     .count = fv_db_count_task_definitions,
     .configure = fv_db_configure_task_definition,
     .refresh = fv_db_refresh_task_definitions,
-    .count_by_availability = fv_db_count_task_definitions_by_availability,
+    .count_by_availability_on = fv_db_count_task_definitions_by_availability_on,
 };
 
 static const class_queries *queries_of(fv_def_class cls)
@@ -164,10 +169,11 @@ static fv_err def_not_found(fv_def_class cls, const char *kind, fv_error *err)
                         fv_def_class_name(cls), kind);
 }
 
-/* GetDefinition on a borrowed connection. */
-static fv_err get_on(fv_pg_conn *c, fv_arena *a, fv_def_class cls, const fv_uuid *tenant,
-                     const fv_uuid *space, const char *kind, fv_time now, const fv_liveness *l,
-                     fv_definition *out, fv_error *err)
+/* GetDefinition on the connection c, or on one of the pool when c is
+ * NULL. */
+static fv_err get_definition(fv_pg_pool *pool, fv_pg_conn *c, fv_arena *a, fv_def_class cls,
+                             const fv_uuid *tenant, const fv_uuid *space, const char *kind,
+                             fv_time now, const fv_liveness *l, fv_definition *out, fv_error *err)
 {
     fv_db_get_definition_params p = {
         .tenant_id = tenant,
@@ -177,8 +183,9 @@ static fv_err get_on(fv_pg_conn *c, fv_arena *a, fv_def_class cls, const fv_uuid
         .degraded_after = l->degraded_after_ms,
         .offline_after = l->offline_after_ms,
     };
+    const class_queries *q = queries_of(cls);
     fv_db_get_definition_row r;
-    fv_err rc = queries_of(cls)->get(c, a, &p, &r, err);
+    fv_err rc = c != NULL ? q->get(c, a, &p, &r, err) : q->get_on(pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return def_not_found(cls, kind, err);
     if (rc != FV_OK)
@@ -201,13 +208,7 @@ static fv_err op_get(void *self, fv_arena *a, const fv_uuid *tenant, const fv_sp
         return rc;
     if (kind == NULL)
         return def_not_found(v->cls, "", err);
-    fv_pg_conn *c;
-    rc = fv_pg_acquire(v->s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
-    rc = get_on(c, a, v->cls, tenant, sp, kind, now, l, out, err);
-    fv_pg_release(v->s->pool, c);
-    return rc;
+    return get_definition(v->s->pool, NULL, a, v->cls, tenant, sp, kind, now, l, out, err);
 }
 
 static fv_err op_list(void *self, fv_arena *a, const fv_definition_filter *f, fv_page page,
@@ -337,7 +338,8 @@ static fv_err configure_fn(fv_pg_conn *c, void *user, fv_error *err)
     if (affected == 0)
         return def_not_found(t->cls, t->kind, err);
     /* The answer, read in the transaction: a full arena rolls back. */
-    return get_on(c, t->a, t->cls, t->tenant, t->space, t->kind, t->now, t->l, t->out, err);
+    return get_definition(NULL, c, t->a, t->cls, t->tenant, t->space, t->kind, t->now, t->l, t->out,
+                          err);
 }
 
 static fv_err op_configure(void *self, fv_arena *a, const fv_uuid *tenant,
@@ -404,20 +406,16 @@ static fv_err op_count_by_availability(void *self, fv_time now, const fv_livenes
 {
     const fv__pg_def_view *v = self;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_count_definitions_by_availability_row r = {0, 0, 0};
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(v->s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_count_definitions_by_availability_params p = {
             .now = now,
             .degraded_after = l->degraded_after_ms,
             .offline_after = l->offline_after_ms,
         };
-        rc = queries_of(v->cls)->count_by_availability(c, &a, &p, &r, err);
+        rc = queries_of(v->cls)->count_by_availability_on(v->s->pool, &a, &p, &r, err);
     }
-    fv_pg_release(v->s->pool, c);
     fv_arena_release(&a);
     if (rc == FV_OK)
         *out = (fv_availability_counts){r.available, r.degraded, r.unavailable};

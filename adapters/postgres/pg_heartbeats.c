@@ -510,20 +510,15 @@ static fv_err read_history(fv__pg_hb *h, fv_arena *a, const fv_uuid *worker_id, 
     }
     pthread_mutex_unlock(&h->mu);
     if (rc == FV_OK && n < limit) {
-        fv_pg_conn *c;
-        rc = fv_pg_acquire(h->s->pool, &c, err);
-        if (rc == FV_OK) {
-            fv_db_heartbeat_history_params p = {.worker_id = worker_id,
-                                                .max_rows = (int64_t)(limit - n)};
-            fv_db_heartbeat_history_row *rows;
-            size_t m;
-            rc = fv_db_heartbeat_history(c, a, &p, &rows, &m, err);
-            fv_pg_release(h->s->pool, c);
-            for (size_t i = 0; rc == FV_OK && i < m && n < limit; i++, n++) {
-                items[n].worker_id = *worker_id;
-                items[n].at = rows[i].at;
-                items[n].health_info = fv__pg_json_of(rows[i].health_info);
-            }
+        fv_db_heartbeat_history_params p = {.worker_id = worker_id,
+                                            .max_rows = (int64_t)(limit - n)};
+        fv_db_heartbeat_history_row *rows;
+        size_t m;
+        rc = fv_db_heartbeat_history_on(h->s->pool, a, &p, &rows, &m, err);
+        for (size_t i = 0; rc == FV_OK && i < m && n < limit; i++, n++) {
+            items[n].worker_id = *worker_id;
+            items[n].at = rows[i].at;
+            items[n].health_info = fv__pg_json_of(rows[i].health_info);
         }
     }
     pthread_rwlock_unlock(&h->io);
@@ -561,16 +556,12 @@ static fv_err op_forget(void *self, const fv_uuid *worker_id, fv_error *err)
     fv_pg_store *s = self;
     fv__pg_hb *h = s->hb;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
     /* No flush runs meanwhile, so none can write this worker's heartbeats
      * back after the delete. */
     pthread_rwlock_wrlock(&h->io);
     if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc == FV_OK)
-        rc = fv_db_forget_heartbeats(c, &a, worker_id, err);
-    fv_pg_release(s->pool, c);
+        rc = fv_db_forget_heartbeats_on(s->pool, &a, worker_id, err);
     if (rc == FV_OK) {
         pthread_mutex_lock(&h->mu);
         hb_ring *r = map_find(&h->buf, worker_id);

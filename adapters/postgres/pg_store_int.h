@@ -7,8 +7,11 @@
  * and the small helpers every repository uses around the generated queries
  * (build/gen/db/db_*.h).
  *
- * Discipline of every op: one port call borrows one connection (fv_pg_acquire
- * or fv_pg_tx) and gives it back before returning. A write of several
+ * Discipline of every op: one port call borrows one connection and gives it
+ * back before returning: a single statement outside a transaction through
+ * the pool variant of its query (fv_db_<query>_on, which borrows and gives
+ * back around the statement), several on one connection with fv_pg_acquire
+ * and fv_pg_release, a transaction with fv_pg_tx. A write of several
  * statements runs in one transaction (fv_pg_tx), and everything its answer
  * needs is allocated inside that transaction, so a failure rolls back and
  * changes nothing. A write of one statement runs on a scratch arena whose

@@ -64,6 +64,31 @@ static fv_err vanished(const char *what, fv_error *err)
 /* Rows and parameters                                                       */
 /* ------------------------------------------------------------------------ */
 
+static int64_t max_rows(size_t limit)
+{
+    return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+}
+
+/* The items of a list that its query LEFT JOINs to the task's row
+ * (TaskEvents, TaskAttempts, TaskStateKeys), *n rows of it: no row is no
+ * task (NOT_FOUND); a first row without an item (first_is_item false) is
+ * the task without any (*n becomes 0). An array of *n items of `size`
+ * bytes (one at least) in a, or NULL with *rc set. */
+static void *task_items(fv_arena *a, const fv_uuid *id, bool first_is_item, size_t *n, size_t size,
+                        fv_err *rc, fv_error *err)
+{
+    if (*n == 0) {
+        *rc = task_not_found(id, err);
+        return NULL;
+    }
+    if (!first_is_item)
+        *n = 0;
+    void *items = fv_arena_calloc(a, *n ? *n : 1, size);
+    if (items == NULL)
+        *rc = fv__pg_exhausted(err);
+    return items;
+}
+
 static fv_time opt_time(bool valid, int64_t v)
 {
     return valid ? v : FV_TIME_NONE;
@@ -370,13 +395,9 @@ static fv_err op_submit(void *self, fv_arena *a, const fv_task_new *in, fv_task 
         return FV_OK;
     }
     fv_arena scratch;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&scratch, err);
     if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc == FV_OK)
-        rc = fv_db_insert_task(c, &scratch, &args.p, err);
-    fv_pg_release(s->pool, c);
+        rc = fv_db_insert_task_on(s->pool, &scratch, &args.p, err);
     fv_arena_release(&scratch);
     if (rc != FV_OK)
         return insert_failed(rc, &in->task, err);
@@ -393,14 +414,9 @@ static fv_err op_get(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uu
                      fv_task *out, fv_error *err)
 {
     fv_pg_store *s = self;
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_get_task_params p = {.tenant_id = tenant, .id = id};
     fv_db_task_execution_v r;
-    rc = fv_db_get_task(c, a, &p, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_task_on(s->pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return task_not_found(id, err);
     if (rc != FV_OK)
@@ -689,16 +705,12 @@ static fv_err op_heartbeat(void *self, const fv_uuid *tenant, const fv_uuid *id,
 {
     fv_pg_store *s = self;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_task_heartbeat_row row;
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_task_heartbeat_params p = {.tenant_id = tenant, .id = id, .now = now};
-        rc = fv_db_task_heartbeat(c, &a, &p, &row, err);
+        rc = fv_db_task_heartbeat_on(s->pool, &a, &p, &row, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc == FV_E_NOT_FOUND)
         return task_not_found(id, err);
@@ -719,14 +731,11 @@ static fv_err op_report_progress(void *self, const fv_uuid *tenant, const fv_uui
     fv_pg_store *s = self;
     *event_id = 0;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_report_task_progress_row row = {0};
     const char *data_text = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
     if (rc == FV_OK && !fv__pg_json_text(&a, data, &data_text))
         rc = fv__pg_exhausted(err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_report_task_progress_params p = {.tenant_id = tenant,
                                                .id = id,
@@ -734,9 +743,8 @@ static fv_err op_report_progress(void *self, const fv_uuid *tenant, const fv_uui
                                                .details = details,
                                                .data = data_text,
                                                .at = now};
-        rc = fv_db_report_task_progress(c, &a, &p, &row, err);
+        rc = fv_db_report_task_progress_on(s->pool, &a, &p, &row, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc != FV_OK)
         return rc;
@@ -753,14 +761,11 @@ static fv_err op_append_event(void *self, const fv_uuid *tenant, const fv_uuid *
     *event_id = 0;
     bool is_log = ev->type == FV_TEV_LOG;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_append_task_event_row row = {0};
     const char *data_text = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
     if (rc == FV_OK && !fv__pg_json_text(&a, ev->data, &data_text))
         rc = fv__pg_exhausted(err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_append_task_event_params p = {
             .tenant_id = tenant,
@@ -773,9 +778,8 @@ static fv_err op_append_event(void *self, const fv_uuid *tenant, const fv_uuid *
             .message = is_log ? ev->message : NULL,
             .data = data_text,
         };
-        rc = fv_db_append_task_event(c, &a, &p, &row, err);
+        rc = fv_db_append_task_event_on(s->pool, &a, &p, &row, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc != FV_OK)
         return rc;
@@ -795,28 +799,17 @@ static fv_err op_events(void *self, fv_arena *a, const fv_uuid *tenant, const fv
 {
     fv_pg_store *s = self;
     *out = (fv_task_event_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
-    fv_db_task_events_params p = {.tenant_id = tenant,
-                                  .id = id,
-                                  .after_id = after_id,
-                                  .max_rows =
-                                      limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit};
+    fv_db_task_events_params p = {
+        .tenant_id = tenant, .id = id, .after_id = after_id, .max_rows = max_rows(limit)};
     fv_db_task_events_row *rows;
     size_t n;
-    rc = fv_db_task_events(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_task_events_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
-    if (n == 0)
-        return task_not_found(id, err);
-    if (!rows[0].event_id_valid)
-        n = 0; /* the task, without such events */
-    fv_task_event *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
+    fv_task_event *items =
+        task_items(a, id, n > 0 && rows[0].event_id_valid, &n, sizeof *items, &rc, err);
     if (items == NULL)
-        return fv__pg_exhausted(err);
+        return rc;
     for (size_t i = 0; i < n; i++) {
         const fv_db_task_events_row *r = &rows[i];
         if (!r->event_id_valid || !r->type_valid || !valid_event_type(r->type) || !r->at_valid)
@@ -838,24 +831,16 @@ static fv_err op_attempts(void *self, fv_arena *a, const fv_uuid *tenant, const 
 {
     fv_pg_store *s = self;
     *out = (fv_task_attempt_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_task_attempts_params p = {.tenant_id = tenant, .id = id};
     fv_db_task_attempts_row *rows;
     size_t n;
-    rc = fv_db_task_attempts(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_task_attempts_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
-    if (n == 0)
-        return task_not_found(id, err);
-    if (!rows[0].attempt_valid)
-        n = 0;
-    fv_task_attempt *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
+    fv_task_attempt *items =
+        task_items(a, id, n > 0 && rows[0].attempt_valid, &n, sizeof *items, &rc, err);
     if (items == NULL)
-        return fv__pg_exhausted(err);
+        return rc;
     for (size_t i = 0; i < n; i++) {
         const fv_db_task_attempts_row *r = &rows[i];
         if (!r->attempt_valid || !r->status_valid || r->status < FV_ATTEMPT_COMPLETED ||
@@ -946,14 +931,9 @@ static fv_err op_state_get(void *self, fv_arena *a, const fv_uuid *tenant, const
     fv_pg_store *s = self;
     *value = FV_JSON_NONE;
     *found = false;
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_get_task_state_params p = {.tenant_id = tenant, .id = id, .key = key};
     fv_db_get_task_state_row r;
-    rc = fv_db_get_task_state(c, a, &p, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_task_state_on(s->pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return task_not_found(id, err);
     if (rc != FV_OK)
@@ -1021,16 +1001,12 @@ static fv_err state_clear(fv_pg_store *s, const fv_uuid *tenant, const fv_uuid *
                           fv_error *err)
 {
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_clear_task_state_row row = {0};
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_clear_task_state_params p = {.tenant_id = tenant, .id = id, .key = key};
-        rc = fv_db_clear_task_state(c, &a, &p, &row, err);
+        rc = fv_db_clear_task_state_on(s->pool, &a, &p, &row, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc == FV_OK && !row.found)
         return task_not_found(id, err);
@@ -1056,24 +1032,15 @@ static fv_err op_state_keys(void *self, fv_arena *a, const fv_uuid *tenant, cons
 {
     fv_pg_store *s = self;
     *out = (fv_state_key_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_task_state_keys_params p = {.tenant_id = tenant, .id = id};
     fv_db_task_state_keys_row *rows;
     size_t n;
-    rc = fv_db_task_state_keys(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_task_state_keys_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
-    if (n == 0)
-        return task_not_found(id, err);
-    if (!rows[0].key_valid)
-        n = 0;
-    const char **items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
+    const char **items = task_items(a, id, n > 0 && rows[0].key_valid, &n, sizeof *items, &rc, err);
     if (items == NULL)
-        return fv__pg_exhausted(err);
+        return rc;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].key_valid)
             return fv_error_set(err, FV_E_INTERNAL, "the database holds a NULL state key");
@@ -1092,14 +1059,9 @@ static fv_err op_backlog(void *self, fv_arena *a, const fv_uuid *tenant, fv_task
 {
     fv_pg_store *s = self;
     *out = (fv_task_backlog_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_task_backlog_row *rows;
     size_t n;
-    rc = fv_db_task_backlog(c, a, tenant, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_task_backlog_on(s->pool, a, tenant, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     fv_task_backlog *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
@@ -1112,25 +1074,15 @@ static fv_err op_backlog(void *self, fv_arena *a, const fv_uuid *tenant, fv_task
     return FV_OK;
 }
 
-static int64_t max_rows(size_t limit)
-{
-    return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
-}
-
 static fv_err op_expired_attempts(void *self, fv_arena *a, fv_time now, size_t limit,
                                   fv_task_list *out, fv_error *err)
 {
     fv_pg_store *s = self;
     *out = (fv_task_list){NULL, 0, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_expired_attempts_params p = {.now = now, .max_rows = max_rows(limit)};
     fv_db_task_execution_v *rows;
     size_t n;
-    rc = fv_db_expired_attempts(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_expired_attempts_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     return tasks_of(a, rows, n, out, err);
@@ -1140,14 +1092,9 @@ static fv_err op_holders(void *self, fv_arena *a, fv_task_holder_list *out, fv_e
 {
     fv_pg_store *s = self;
     *out = (fv_task_holder_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_task_holders_row *rows;
     size_t n;
-    rc = fv_db_task_holders(c, a, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_task_holders_on(s->pool, a, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     fv_task_holder *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
@@ -1164,16 +1111,11 @@ static fv_err op_held_by(void *self, fv_arena *a, const fv_uuid *tenant, const f
 {
     fv_pg_store *s = self;
     *out = (fv_task_list){NULL, 0, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_tasks_held_by_params p = {
         .tenant_id = tenant, .worker_uuid = worker_uuid, .max_rows = max_rows(limit)};
     fv_db_task_execution_v *rows;
     size_t n;
-    rc = fv_db_tasks_held_by(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_tasks_held_by_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     return tasks_of(a, rows, n, out, err);
@@ -1184,13 +1126,9 @@ static fv_err op_expire_idempotency_keys(void *self, fv_time now, int64_t *remov
     fv_pg_store *s = self;
     *removed = 0;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
     if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc == FV_OK)
-        rc = fv_db_expire_idempotency_keys(c, &a, now, removed, err);
-    fv_pg_release(s->pool, c);
+        rc = fv_db_expire_idempotency_keys_on(s->pool, &a, now, removed, err);
     fv_arena_release(&a);
     return rc;
 }

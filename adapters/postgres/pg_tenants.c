@@ -64,18 +64,14 @@ static fv_err op_create_tenant(void *self, const fv_tenant *t, fv_error *err)
     if (t->slug == NULL)
         return fv_error_set(err, FV_E_INVALID, "tenant slug must not be empty");
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_create_tenant_params p = {
             .id = &t->id, .slug = t->slug, .name = t->name, .created_at = t->created_at};
-        rc = fv_db_create_tenant(c, &a, &p, err);
+        rc = fv_db_create_tenant_on(s->pool, &a, &p, err);
         if (rc == FV_E_CONFLICT)
             fv_error_set(err, rc, "tenant \"%s\" already exists", t->slug);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     return rc;
 }
@@ -84,13 +80,8 @@ static fv_err op_get_tenant(void *self, fv_arena *a, const fv_uuid *id, fv_tenan
                             fv_error *err)
 {
     fv_pg_store *s = self;
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_tenant_v r;
-    rc = fv_db_get_tenant(c, a, id, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_tenant_on(s->pool, a, id, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return id_not_found("tenant", id, err);
     if (rc == FV_OK)
@@ -104,13 +95,8 @@ static fv_err op_get_tenant_by_slug(void *self, fv_arena *a, const char *slug, f
     fv_pg_store *s = self;
     if (slug == NULL)
         return fv_error_set(err, FV_E_NOT_FOUND, "tenant \"\" not found");
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_tenant_v r;
-    rc = fv_db_get_tenant_by_slug(c, a, slug, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_tenant_by_slug_on(s->pool, a, slug, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return fv_error_set(err, rc, "tenant \"%s\" not found", slug);
     if (rc == FV_OK)
@@ -128,10 +114,7 @@ static fv_err op_create_space(void *self, const fv_space *sp, fv_error *err)
     if (sp->slug == NULL)
         return fv_error_set(err, FV_E_INVALID, "space slug must not be empty");
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_create_space_params p = {.id = &sp->id,
                                        .tenant_id = &sp->tenant_id,
@@ -139,13 +122,12 @@ static fv_err op_create_space(void *self, const fv_space *sp, fv_error *err)
                                        .name = sp->name,
                                        .created_at = sp->created_at};
         fv_db_create_space_row r;
-        rc = fv_db_create_space(c, &a, &p, &r, err);
+        rc = fv_db_create_space_on(s->pool, &a, &p, &r, err);
         if (rc == FV_E_NOT_FOUND)
             id_not_found("tenant", &sp->tenant_id, err);
         else if (rc == FV_E_CONFLICT)
             fv_error_set(err, rc, "space \"%s\" already exists in this tenant", sp->slug);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     return rc;
 }
@@ -154,14 +136,9 @@ static fv_err op_get_space(void *self, fv_arena *a, const fv_uuid *tenant, const
                            fv_space *out, fv_error *err)
 {
     fv_pg_store *s = self;
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_get_space_params p = {.tenant_id = tenant, .id = id};
     fv_db_space_v r;
-    rc = fv_db_get_space(c, a, &p, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_space_on(s->pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return id_not_found("space", id, err);
     if (rc == FV_OK)
@@ -175,14 +152,9 @@ static fv_err op_get_space_by_slug(void *self, fv_arena *a, const fv_uuid *tenan
     fv_pg_store *s = self;
     if (slug == NULL)
         return fv_error_set(err, FV_E_NOT_FOUND, "space \"\" not found");
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_get_space_by_slug_params p = {.tenant_id = tenant, .slug = slug};
     fv_db_space_v r;
-    rc = fv_db_get_space_by_slug(c, a, &p, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_space_by_slug_on(s->pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return fv_error_set(err, rc, "space \"%s\" not found", slug);
     if (rc == FV_OK)
@@ -203,10 +175,7 @@ static fv_err op_create_api_key(void *self, const fv_api_key *k, fv_error *err)
     if (role == NULL)
         return fv_error_set(err, FV_E_INVALID, "unknown role %d", (int)k->role);
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_create_api_key_params p = {
             .id = &k->id,
@@ -220,13 +189,12 @@ static fv_err op_create_api_key(void *self, const fv_api_key *k, fv_error *err)
             .revoked_at_valid = k->revoked_at != FV_TIME_NONE,
         };
         fv_db_create_api_key_row r;
-        rc = fv_db_create_api_key(c, &a, &p, &r, err);
+        rc = fv_db_create_api_key_on(s->pool, &a, &p, &r, err);
         if (rc == FV_E_NOT_FOUND)
             id_not_found("tenant", &k->tenant_id, err);
         else if (rc == FV_E_CONFLICT)
             fv_error_set(err, rc, "API key \"%s\" already exists", k->prefix);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     return rc;
 }
@@ -237,13 +205,8 @@ static fv_err op_find_api_key(void *self, fv_arena *a, const char *prefix, fv_ap
     fv_pg_store *s = self;
     if (prefix == NULL)
         return fv_error_set(err, FV_E_NOT_FOUND, "API key \"\" not found");
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_api_key_v r;
-    rc = fv_db_find_api_key(c, a, prefix, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_find_api_key_on(s->pool, a, prefix, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return fv_error_set(err, rc, "API key \"%s\" not found", prefix);
     if (rc == FV_OK)
@@ -256,14 +219,9 @@ static fv_err op_list_api_keys(void *self, fv_arena *a, const fv_uuid *tenant, f
 {
     fv_pg_store *s = self;
     *out = (fv_api_key_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_api_key_v *rows;
     size_t n;
-    rc = fv_db_list_api_keys(c, a, tenant, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_list_api_keys_on(s->pool, a, tenant, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     fv_api_key *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
@@ -283,16 +241,12 @@ static fv_err op_revoke_api_key(void *self, const fv_uuid *tenant, const fv_uuid
 {
     fv_pg_store *s = self;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     int64_t affected = 0;
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_revoke_api_key_params p = {.tenant_id = tenant, .id = id, .now = now};
-        rc = fv_db_revoke_api_key(c, &a, &p, &affected, err);
+        rc = fv_db_revoke_api_key_on(s->pool, &a, &p, &affected, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc == FV_OK && affected == 0)
         return id_not_found("API key", id, err);

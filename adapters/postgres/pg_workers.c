@@ -1104,14 +1104,9 @@ static fv_err op_get(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uu
                      fv_worker *out, fv_error *err)
 {
     fv_pg_store *s = self;
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_get_worker_params p = {.tenant_id = tenant, .id = id};
     fv_db_worker_v r;
-    rc = fv_db_get_worker(c, a, &p, &r, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = fv_db_get_worker_on(s->pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return fv__pg_worker_not_found(id, err);
     if (rc == FV_OK)
@@ -1195,13 +1190,15 @@ static fv_err op_list(void *self, fv_arena *a, const fv_worker_filter *f, fv_pag
     return FV_OK;
 }
 
-/* FV_OK when the worker is in the tenant, else FV_E_NOT_FOUND. */
-static fv_err worker_exists(fv_pg_conn *c, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
-                            fv_error *err)
+/* FV_OK when the worker is in the tenant, else FV_E_NOT_FOUND: on the
+ * connection c, or on one of the pool when c is NULL. */
+static fv_err worker_exists(fv_pg_pool *pool, fv_pg_conn *c, fv_arena *a, const fv_uuid *tenant,
+                            const fv_uuid *id, fv_error *err)
 {
     fv_db_worker_exists_params p = {.tenant_id = tenant, .id = id};
     fv_db_worker_exists_row r;
-    fv_err rc = fv_db_worker_exists(c, a, &p, &r, err);
+    fv_err rc = c != NULL ? fv_db_worker_exists(c, a, &p, &r, err)
+                          : fv_db_worker_exists_on(pool, a, &p, &r, err);
     if (rc == FV_E_NOT_FOUND)
         return fv__pg_worker_not_found(id, err);
     return rc;
@@ -1223,7 +1220,7 @@ static fv_err op_capabilities(void *self, fv_arena *a, const fv_uuid *tenant, co
     size_t n;
     rc = fv_db_worker_capabilities(c, a, &p, &rows, &n, err);
     if (rc == FV_OK && n == 0)
-        rc = worker_exists(c, a, tenant, id, err);
+        rc = worker_exists(NULL, c, a, tenant, id, err);
     fv_pg_release(s->pool, c);
     if (rc != FV_OK)
         return rc;
@@ -1258,16 +1255,12 @@ static fv_err op_linked_workers(void *self, fv_arena *a, const fv_uuid *tenant, 
 {
     fv_pg_store *s = self;
     *out = (fv_linked_worker_list){NULL, 0};
-    fv_pg_conn *c;
-    fv_err rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_linked_workers_params p = {.tenant_id = tenant, .definition_id = definition_id};
     fv_db_linked_workers_row *rows;
     size_t n;
-    rc = cls == FV_DEF_WORKFLOW ? fv_db_linked_workflow_workers(c, a, &p, &rows, &n, err)
-                                : fv_db_linked_task_workers(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    fv_err rc = cls == FV_DEF_WORKFLOW
+                    ? fv_db_linked_workflow_workers_on(s->pool, a, &p, &rows, &n, err)
+                    : fv_db_linked_task_workers_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     fv_linked_worker *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
@@ -1299,13 +1292,9 @@ static fv_err check_exists(fv_pg_store *s, const fv_uuid *tenant, const fv_uuid 
 {
     fv__pg_touches *t = s->touches;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_err rc = fv__pg_scratch_init(&a, err);
     if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc == FV_OK)
-        rc = worker_exists(c, &a, tenant, id, err);
-    fv_pg_release(s->pool, c);
+        rc = worker_exists(s->pool, NULL, &a, tenant, id, err);
     fv_arena_release(&a);
     if (rc == FV_OK) {
         pthread_mutex_lock(&t->mu);
@@ -1359,18 +1348,14 @@ static fv_err op_touch_by_name(void *self, const fv_uuid *tenant, const char *na
     uint64_t removals = t->removals;
     pthread_mutex_unlock(&t->mu);
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_worker_id_by_name_row r;
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_worker_id_by_name_params p = {.tenant_id = tenant, .worker_name = name};
-        rc = fv_db_worker_id_by_name(c, &a, &p, &r, err);
+        rc = fv_db_worker_id_by_name_on(s->pool, &a, &p, &r, err);
         if (rc == FV_E_NOT_FOUND)
             fv_error_set(err, rc, "worker \"%s\" not found", name);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc != FV_OK)
         return rc;
@@ -1394,11 +1379,8 @@ static fv_err op_transition(void *self, const fv_uuid *tenant, const fv_uuid *id
     if (from_s == NULL || to_s == NULL)
         return fv_error_set(err, FV_E_INVALID, "unknown worker status");
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_transition_worker_row r = {false, false};
     fv_err rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_transition_worker_params p = {
             .tenant_id = tenant,
@@ -1409,9 +1391,8 @@ static fv_err op_transition(void *self, const fv_uuid *tenant, const fv_uuid *id
             .reason = reason,
             .keep = (int64_t)s->status_history_max,
         };
-        rc = fv_db_transition_worker(c, &a, &p, &r, err);
+        rc = fv_db_transition_worker_on(s->pool, &a, &p, &r, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc != FV_OK)
         return rc;
@@ -1432,7 +1413,7 @@ static fv_err op_status_history(void *self, fv_arena *a, const fv_uuid *tenant, 
         return rc;
     fv_db_status_history_row *rows = NULL;
     size_t n = 0;
-    rc = worker_exists(c, a, tenant, id, err);
+    rc = worker_exists(NULL, c, a, tenant, id, err);
     if (rc == FV_OK && limit > 0) {
         fv_db_status_history_params p = {
             .worker_id = id, .max_rows = limit > INT64_MAX ? INT64_MAX : (int64_t)limit};
@@ -1479,17 +1460,12 @@ static fv_err op_scan(void *self, fv_arena *a, unsigned status_mask, fv_time see
     fv_err rc = fv__pg_touches_flush(s, err);
     if (rc != FV_OK)
         return rc;
-    fv_pg_conn *c;
-    rc = fv_pg_acquire(s->pool, &c, err);
-    if (rc != FV_OK)
-        return rc;
     fv_db_text_array statuses = {names, k};
     fv_db_scan_workers_params p = {
         .statuses = &statuses, .seen_from = seen_from, .seen_to = seen_to};
     fv_db_worker_v *rows;
     size_t n;
-    rc = fv_db_scan_workers(c, a, &p, &rows, &n, err);
-    fv_pg_release(s->pool, c);
+    rc = fv_db_scan_workers_on(s->pool, a, &p, &rows, &n, err);
     if (rc != FV_OK)
         return rc;
     fv_worker *items = fv_arena_calloc(a, n ? n : 1, sizeof *items);
@@ -1635,22 +1611,18 @@ static fv_err op_count_by_status(void *self, fv_time now, const fv_liveness *l,
 {
     fv_pg_store *s = self;
     fv_arena a;
-    fv_pg_conn *c = NULL;
     fv_db_count_workers_by_status_row r = {0, 0, 0};
     fv_arena_init(&a, 0);
     /* Every tenant's touches count: write the buffered ones first. */
     fv_err rc = fv__pg_touches_flush(s, err);
     if (rc == FV_OK)
         rc = fv__pg_scratch_init(&a, err);
-    if (rc == FV_OK)
-        rc = fv_pg_acquire(s->pool, &c, err);
     if (rc == FV_OK) {
         fv_db_count_workers_by_status_params p = {.now = now,
                                                   .degraded_after = l->degraded_after_ms,
                                                   .offline_after = l->offline_after_ms};
-        rc = fv_db_count_workers_by_status(c, &a, &p, &r, err);
+        rc = fv_db_count_workers_by_status_on(s->pool, &a, &p, &r, err);
     }
-    fv_pg_release(s->pool, c);
     fv_arena_release(&a);
     if (rc == FV_OK)
         *out = (fv_worker_counts){r.online, r.degraded, r.offline};
