@@ -238,8 +238,12 @@ static void handle_hold(fv_grpc_call *call, void *user)
 static void handle_oom(fv_grpc_call *call, void *user)
 {
     (void)user;
-    reply_text(call, "ok");
+    /* Armed before the answer leaves: once the client has it, its next call
+     * must find the failures armed (armed after the reply, a call sent at
+     * once could arrive on the other completion-queue thread first). The
+     * reply itself allocates nothing with fv_ (gRPC slices). */
     fv_alloc_fail_after(0);
+    reply_text(call, "ok");
 }
 
 static void *timer_thread(void *arg)
