@@ -12,6 +12,21 @@
 -- Kinds, queues and keys are COLLATE "C" (bytewise, as the in-memory
 -- adapter compares them).
 
+-- fv_ms_to_ts of 0001, the same results (NULL for NULL included), without
+-- STRICT: PostgreSQL inlines a SQL function into the statement that calls
+-- it only if a STRICT one's body is strict too, and a CASE is not. Not
+-- inlined, every statement that calls it started a SQL function executor
+-- per call site, reading and decompressing the function's body each time:
+-- a fifth of the database's CPU in the task cycle (perf, bench/
+-- task_bench.py), as every write of a time goes through it.
+CREATE OR REPLACE FUNCTION fv_ms_to_ts(ms bigint) RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE
+        WHEN ms >= 9000000000000000 THEN 'infinity'::timestamptz
+        WHEN ms <= -200000000000000 THEN '-infinity'::timestamptz
+        ELSE 'epoch'::timestamptz + ms * interval '1 millisecond'
+    END;
+
 CREATE TABLE task_execution (
     id uuid PRIMARY KEY,
     tenant_id uuid NOT NULL REFERENCES tenant (id) ON DELETE CASCADE,
@@ -102,7 +117,15 @@ CREATE INDEX task_execution_tenant_created_idx
 -- each vacuum and the claim rate decays with them. So this table is
 -- vacuumed after a fixed number of dead rows whatever its size, without
 -- cost-based pauses (a vacuum of a hot queue must finish quickly), and is
--- analyzed as often, so the planner keeps choosing the partial indexes.
+-- analyzed as often (a fixed 2,000 changed rows): a young table gets
+-- statistics after a few hundred tasks, not after 20 % of its size, and
+-- every analyze makes each session plan its prepared statements again
+-- (queries/tasks.sql: those are written to use the right index whatever the
+-- statistics; a generic plan made on a table of a few pages may be a
+-- sequential scan, replaced at the next analyze). No ANALYZE here: on the
+-- empty table it would record 0 rows, for which the planner prefers
+-- sequential scans until the next analyze; never analyzed, it assumes at
+-- least 10 pages.
 -- Room is left in every page (fillfactor 85) so that the updates that touch
 -- no indexed column (heartbeats, progress, the event counter of logs) stay
 -- HOT: new version on the same page, no new index entry at all.
@@ -113,7 +136,7 @@ ALTER TABLE task_execution SET (
     autovacuum_vacuum_insert_scale_factor = 0,
     autovacuum_vacuum_insert_threshold = 20000,
     autovacuum_analyze_scale_factor = 0,
-    autovacuum_analyze_threshold = 20000,
+    autovacuum_analyze_threshold = 2000,
     autovacuum_vacuum_cost_delay = 0
 );
 

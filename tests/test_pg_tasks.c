@@ -5,8 +5,12 @@
  * contract runs in test_contract_postgres.
  *
  * - Migration 0004 applies on top of 0001-0003 (the database is migrated
- *   in those two steps), once, with the per-table autovacuum settings of
- *   the claim index.
+ *   in those two steps), once, with the per-table autovacuum and analyze
+ *   settings of the claim index, and fv_ms_to_ts made inlinable.
+ * - The generic plans of the prepared statements (what PostgreSQL runs from
+ *   the sixth execution on): every statement that finds a task by id reads
+ *   the primary key, the claim the claim index, the next scheduled time the
+ *   scheduled index; on a new table and on an analyzed one of 3,000 tasks.
  * - 8 threads, each on its own pool connection, claim 500 tasks of one
  *   queue: every task is claimed exactly once, each with its TASK_STARTED
  *   event, and the queue ends empty (claims per second are printed, not
@@ -19,6 +23,12 @@
  * - Two buses on one database: a notice published through one reaches the
  *   subscribers of both (queue names with spaces intact); a malformed
  *   notification is dropped and logged.
+ * - 8 threads publishing 500 notices each through one bus (publish queues,
+ *   a sender thread sends each batch in one statement): a subscriber of
+ *   another bus receives all of them, each thread's in its order.
+ * - A bus whose sender cannot get a connection: publish answers EXHAUSTED
+ *   once the queue is full (logged once); once it can, everything queued
+ *   arrives, in order, and publish works again.
  * - The listener's backend terminated (pg_terminate_backend): the bus logs
  *   the loss, reconnects, delivers FV_BUS_RESYNC, and later notices arrive
  *   again.
@@ -232,6 +242,17 @@ static void test_pg_tasks__migration_on_top_of_three(void)
     FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_class WHERE relname = 'task_execution' "
                              "AND 'autovacuum_vacuum_scale_factor=0' = ANY (reloptions)"),
                      1);
+    /* Analyzed after a fixed 2,000 changes, not once 20,000 have piled up. */
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_class WHERE relname = 'task_execution' "
+                             "AND 'autovacuum_analyze_threshold=2000' = ANY (reloptions) "
+                             "AND 'autovacuum_analyze_scale_factor=0' = ANY (reloptions)"),
+                     1);
+    /* fv_ms_to_ts is inlined into the statements that call it (not STRICT,
+     * see 0004): no call of it is left in a plan. */
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_proc WHERE proname = 'fv_ms_to_ts' AND "
+                             "NOT proisstrict"),
+                     1);
+    FV_ASSERT_INT_EQ(sql_int("SELECT 1 FROM fv_ms_to_ts(NULL) t WHERE t IS NULL"), 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -386,6 +407,200 @@ static void test_pg_tasks__claim_skips_locked(void)
     fv_uuid first = task_id(1);
     CU_ASSERT(found && fv_uuid_eq(&t.id, &first));
     fv_arena_release(&a);
+}
+
+/* ------------------------------------------------------------------------
+ * Generic plans
+ */
+
+/* Which indexes the generic plan of the prepared statement `stmt` reads
+ * task_execution through: their names, distinct, in order, comma-separated
+ * ("Seq Scan" for a sequential scan). The parameters are all NULL: a
+ * generic plan does not look at them, and EXPLAIN does not run it. */
+static const char plan_fn_sql[] =
+    "CREATE OR REPLACE FUNCTION pg_temp.fv_scans(stmt text) RETURNS text LANGUAGE plpgsql AS $$\n"
+    "DECLARE n integer; plan json;\n"
+    "BEGIN\n"
+    "  SELECT cardinality(parameter_types) INTO n FROM pg_prepared_statements WHERE name = stmt;\n"
+    "  IF n IS NULL THEN RETURN 'not prepared'; END IF;\n"
+    "  EXECUTE format('EXPLAIN (FORMAT JSON) EXECUTE %I', stmt) || CASE WHEN n > 0 THEN\n"
+    "    '(' || array_to_string(array_fill('NULL'::text, ARRAY[n]), ', ') || ')' ELSE '' END\n"
+    "    INTO plan;\n"
+    "  RETURN (SELECT string_agg(DISTINCT coalesce(s ->> 'Index Name', s ->> 'Node Type'), ','\n"
+    "                            ORDER BY coalesce(s ->> 'Index Name', s ->> 'Node Type'))\n"
+    "          FROM jsonb_path_query(plan::jsonb, 'strict $.**') s\n"
+    "          WHERE jsonb_typeof(s) = 'object' AND s ->> 'Relation Name' = 'task_execution'\n"
+    "            AND s ->> 'Node Type' LIKE '%Scan%');\n"
+    "END $$";
+
+/* One statement on connection c; the first column of the first row into
+ * out (empty without one). */
+static fv_err conn_text(fv_pg_conn *c, const char *sql, const char *param, char *out, size_t cap)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error e;
+    PGresult *r;
+    const char *values[1] = {param};
+    fv_err rc = fv_pg_exec(c, &a, NULL, sql, param != NULL ? 1 : 0, values, NULL, NULL, &r, &e);
+    out[0] = '\0';
+    if (rc == FV_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+    else if (rc != FV_OK)
+        snprintf(out, cap, "error: %s", e.msg);
+    fv_arena_release(&a);
+    return rc;
+}
+
+typedef struct plan_case {
+    const char *stmt;  /* the prepared statement (fv_pg_exec's name) */
+    const char *scans; /* the indexes its generic plan must read */
+} plan_case;
+
+/* Every statement that finds a task by id reads the primary key and
+ * nothing else; the claim reads the claim index (then the row by id); the
+ * next scheduled time, the scheduled index. */
+static const plan_case plan_cases[] = {
+    {"fv_db_get_task", "task_execution_pkey"},
+    {"fv_db_task_exists", "task_execution_pkey"},
+    {"fv_db_lock_task", "task_execution_pkey"},
+    {"fv_db_store_task", "task_execution_pkey"},
+    {"fv_db_task_heartbeat", "task_execution_pkey"},
+    {"fv_db_report_task_progress", "task_execution_pkey"},
+    {"fv_db_append_task_event", "task_execution_pkey"},
+    {"fv_db_task_events", "task_execution_pkey"},
+    {"fv_db_task_attempts", "task_execution_pkey"},
+    {"fv_db_get_task_state", "task_execution_pkey"},
+    {"fv_db_lock_task_for_state", "task_execution_pkey"},
+    {"fv_db_clear_task_state", "task_execution_pkey"},
+    {"fv_db_task_state_keys", "task_execution_pkey"},
+    {"fv_db_claim_next_task", "task_execution_claim_idx,task_execution_pkey"},
+    {"fv_db_next_scheduled_at", "task_execution_scheduled_idx"},
+};
+
+/* The generic plans on the one connection of pool `one`. */
+static void check_plans(fv_pg_pool *one, const char *state)
+{
+    fv_pg_conn *c;
+    fv_error e;
+    CU_ASSERT_FATAL(fv_pg_acquire(one, &c, &e) == FV_OK);
+    char got[512];
+    FV_ASSERT_INT_EQ(conn_text(c, plan_fn_sql, NULL, got, sizeof got), FV_OK);
+    FV_ASSERT_INT_EQ(
+        conn_text(c, "SET plan_cache_mode = force_generic_plan", NULL, got, sizeof got), FV_OK);
+    for (size_t i = 0; i < sizeof plan_cases / sizeof plan_cases[0]; i++) {
+        const plan_case *k = &plan_cases[i];
+        conn_text(c, "SELECT pg_temp.fv_scans($1)", k->stmt, got, sizeof got);
+        if (strcmp(got, k->scans) != 0)
+            fprintf(stderr, "\n  %s, %s: the generic plan reads %s, not %s\n", state, k->stmt, got,
+                    k->scans);
+        FV_ASSERT_STR_EQ(got, k->scans);
+    }
+    FV_ASSERT_INT_EQ(conn_text(c, "RESET plan_cache_mode", NULL, got, sizeof got), FV_OK);
+    fv_pg_release(one, c);
+}
+
+/* Every op that reads or changes one task, once, so that each of its
+ * statements is prepared on the store's connection. */
+static void run_task_ops(fv_task_repo r)
+{
+    fv_arena a;
+    fv_arena_init(&a, 0);
+    fv_error e;
+    fv_task_new in;
+    new_task(&a, &in, 1, "plans", T0, NULL);
+    fv_task t;
+    bool created = false, found = false;
+    FV_ASSERT_INT_EQ(fv_task_repo_submit(r, &a, &in, &t, &created, &e), FV_OK);
+    fv_claim_request q = {.tenant_id = tenant, .queue = "plans", .worker_id = "w", .now = T0 + 10};
+    fv_time next_at;
+    FV_ASSERT_INT_EQ(fv_task_repo_claim(r, &a, &q, &t, &found, &next_at, &e), FV_OK);
+    CU_ASSERT_FATAL(found);
+    FV_ASSERT_INT_EQ(fv_task_repo_claim(r, &a, &q, &t, &found, &next_at, &e), FV_OK);
+    CU_ASSERT(!found);
+    fv_uuid id = task_id(1);
+    FV_ASSERT_INT_EQ(fv_task_repo_get(r, &a, &tenant, &id, &t, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_task_repo_heartbeat(r, &tenant, &id, T0 + 20, &e), FV_OK);
+    int64_t ev;
+    FV_ASSERT_INT_EQ(fv_task_repo_report_progress(r, &tenant, &id, 0.5, NULL,
+                                                  (fv_json){"{\"progress\":0.5}", 16}, T0 + 30, &ev,
+                                                  &e),
+                     FV_OK);
+    fv_task_event log = {.type = FV_TEV_LOG,
+                         .at = T0 + 40,
+                         .level = FV_LOG_INFO,
+                         .message = "hello",
+                         .data = {"{\"message\":\"hello\"}", 19}};
+    FV_ASSERT_INT_EQ(fv_task_repo_append_event(r, &tenant, &id, &log, &ev, &e), FV_OK);
+    fv_task_event_list events;
+    FV_ASSERT_INT_EQ(fv_task_repo_events(r, &a, &tenant, &id, 0, 100, &events, &e), FV_OK);
+    fv_task_log_list logs;
+    FV_ASSERT_INT_EQ(
+        fv_task_repo_logs(r, &a, &tenant, &id, false, FV_LOG_INFO, (fv_page){10, 0}, &logs, &e),
+        FV_OK);
+    FV_ASSERT_INT_EQ(fv_task_repo_state_set(r, &tenant, &id, "k", (fv_json){"1", 1}, &e), FV_OK);
+    fv_json value;
+    FV_ASSERT_INT_EQ(fv_task_repo_state_get(r, &a, &tenant, &id, "k", &value, &found, &e), FV_OK);
+    fv_state_key_list keys;
+    FV_ASSERT_INT_EQ(fv_task_repo_state_keys(r, &a, &tenant, &id, &keys, &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_task_repo_state_clear(r, &tenant, &id, "k", &e), FV_OK);
+    FV_ASSERT_INT_EQ(fv_task_repo_state_clear_all(r, &tenant, &id, &e), FV_OK);
+    fv_attempt_outcome done = {.status = FV_ATTEMPT_COMPLETED, .output = {"1", 1}, .now = T0 + 50};
+    FV_ASSERT_INT_EQ(fv_task_repo_end_attempt(r, &a, &tenant, &id, &done, &t, NULL, &e), FV_OK);
+    fv_task_attempt_list attempts;
+    FV_ASSERT_INT_EQ(fv_task_repo_attempts(r, &a, &tenant, &id, &attempts, &e), FV_OK);
+    fv_arena_release(&a);
+}
+
+/* PostgreSQL keeps a generic plan of a prepared statement after five runs,
+ * made on the statistics of that moment: on a new database, an empty table
+ * where every index costs the same. Each statement must then still take
+ * the index meant for it: on a fresh table (never analyzed, as after the
+ * migration), and on an analyzed one of 3,000 tasks of one tenant, mostly
+ * finished (where reading the tenant's index for one task costs 3,000 rows). */
+static void test_pg_tasks__generic_plans(void)
+{
+    fv_error e;
+    fv_pg_pool_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.url = db.url;
+    pc.size = 1;
+    pc.log = capture_log;
+    fv_pg_pool *one = fv_pg_pool_new(&pc, &e);
+    CU_ASSERT_FATAL(one != NULL);
+    fv_pg_store_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.log = capture_log;
+    fv_pg_store *st = fv_pg_store_new(one, &sc, &e);
+    CU_ASSERT_FATAL(st != NULL);
+    fv_deps d;
+    memset(&d, 0, sizeof d);
+    fv_pg_store_deps(st, &d);
+
+    FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_class WHERE relname = 'task_execution' AND "
+                             "reltuples < 0"),
+                     1);
+    run_task_ops(d.tasks);
+    check_plans(one, "a new table");
+
+    FV_ASSERT_INT_EQ(
+        sql_int("WITH n AS (INSERT INTO task_execution (id, tenant_id, kind, queue, status, "
+                "max_retries, timeout_ms, scheduled_at, created_at, started_at, completed_at, "
+                "worker_id, execution_count) "
+                "SELECT gen_random_uuid(), '10000000-0000-4000-8000-000000000001', 'k', 'plans', "
+                "CASE WHEN g <= 2990 THEN 3 WHEN g <= 2995 THEN 1 ELSE 2 END, 3, 60000, "
+                "now() - interval '1 hour' + g * interval '1 ms', "
+                "now() - interval '1 hour' + g * interval '1 ms', now(), now(), 'w', 1 "
+                "FROM generate_series(1, 3000) g RETURNING 1) SELECT count(*) FROM n"),
+        3000);
+    CU_ASSERT(sql_int("ANALYZE task_execution") == 0);
+    FV_ASSERT_INT_EQ(sql_int("SELECT reltuples::bigint FROM pg_class WHERE relname = "
+                             "'task_execution'"),
+                     3001);
+    check_plans(one, "3,000 tasks, analyzed");
+
+    fv_pg_store_free(st);
+    fv_pg_pool_free(one);
 }
 
 /* ------------------------------------------------------------------------
@@ -589,7 +804,9 @@ static void test_pg_tasks__bus_across_two_buses(void)
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &t, &e), FV_OK);
     /* A malformed notification on the channel is dropped. */
     CU_ASSERT(sql_int("SELECT 0 FROM pg_notify('flovyn_tasks', 'Q not-a-uuid x')") == 0);
-    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q, &e), FV_OK);
+    /* (Another queue: the same payload twice in one batch arrives once.) */
+    fv_bus_msg q2 = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = "q2"};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q2, &e), FV_OK);
 
     inbox *boxes[2] = {&in_b, &in_a};
     for (int i = 0; i < 2; i++) {
@@ -603,6 +820,7 @@ static void test_pg_tasks__bus_across_two_buses(void)
         CU_ASSERT(fv_uuid_eq(&x->msgs[1].task_id, &task));
         FV_ASSERT_INT_EQ(x->msgs[1].event_id, 42);
         FV_ASSERT_INT_EQ(x->msgs[2].kind, FV_BUS_QUEUE);
+        FV_ASSERT_STR_EQ(x->msgs[2].queue, "q2");
     }
     CU_ASSERT(log_has("dropped a malformed notification"));
     /* Nothing else arrives (the malformed one stayed out). */
@@ -657,6 +875,179 @@ static void test_pg_tasks__bus_reconnects_and_resyncs(void)
     fv_pg_bus_free(a);
     fv_pg_bus_free(b);
     inbox_destroy(&in);
+}
+
+/* What a subscriber received from the publishers of the batching tests:
+ * TASK notices whose task id names the publisher (task_id(BATCH_BASE + k))
+ * and whose event ids count 1, 2, 3... per publisher. */
+enum { BATCH_BASE = 5000, BATCH_EACH = 500 };
+
+typedef struct tally {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t last[THREADS]; /* the newest event id per publisher */
+    size_t count;          /* notices of the publishers */
+    size_t out_of_order;   /* event ids not one above the publisher's previous */
+} tally;
+
+static void tally_cb(void *user, const fv_bus_msg *m)
+{
+    tally *t = user;
+    if (m->kind != FV_BUS_TASK)
+        return;
+    uint32_t n = (uint32_t)m->task_id.b[12] << 24 | (uint32_t)m->task_id.b[13] << 16 |
+                 (uint32_t)m->task_id.b[14] << 8 | m->task_id.b[15];
+    if (n < BATCH_BASE || n >= BATCH_BASE + THREADS)
+        return;
+    pthread_mutex_lock(&t->mu);
+    int k = (int)(n - BATCH_BASE);
+    if (m->event_id != t->last[k] + 1)
+        t->out_of_order++;
+    t->last[k] = m->event_id;
+    t->count++;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Wait (at most `seconds`) for `n` notices. */
+static size_t tally_wait(tally *t, size_t n, int seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    pthread_mutex_lock(&t->mu);
+    while (t->count < n && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0)
+        ;
+    size_t got = t->count;
+    pthread_mutex_unlock(&t->mu);
+    return got;
+}
+
+typedef struct publisher {
+    fv_pg_bus *bus;
+    int index;
+    fv_err rc;
+} publisher;
+
+static void *publish_many(void *arg)
+{
+    publisher *p = arg;
+    fv_bus_msg m = {.kind = FV_BUS_TASK, .tenant_id = tenant};
+    m.task_id = task_id(BATCH_BASE + (uint32_t)p->index);
+    for (int64_t i = 1; i <= BATCH_EACH && p->rc == FV_OK; i++) {
+        m.event_id = i;
+        fv_error e;
+        p->rc = fv_event_bus_publish(fv_pg_event_bus(p->bus), &m, &e);
+    }
+    return NULL;
+}
+
+/* 8 threads publish 500 notices each at once through one bus: publish
+ * only queues, the sender sends what it finds queued in one statement, and
+ * a subscriber of another bus receives every notice, each publisher's in
+ * its order. */
+static void test_pg_tasks__bus_batches_in_order(void)
+{
+    fv_pg_bus *a = bus_open("bus_batch_pub");
+    fv_pg_bus *b = bus_open("bus_batch_sub");
+    CU_ASSERT_FATAL(a != NULL && b != NULL);
+    tally t;
+    memset(&t, 0, sizeof t);
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    fv_bus_sub *sub;
+    fv_error e;
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), tally_cb, &t, &sub, &e), FV_OK);
+
+    publisher p[THREADS];
+    pthread_t tid[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        p[i] = (publisher){a, i, FV_OK};
+        CU_ASSERT_FATAL(pthread_create(&tid[i], NULL, publish_many, &p[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(tid[i], NULL);
+        FV_ASSERT_INT_EQ(p[i].rc, FV_OK);
+    }
+    FV_ASSERT_INT_EQ(tally_wait(&t, THREADS * BATCH_EACH, 30), THREADS * BATCH_EACH);
+    pthread_mutex_lock(&t.mu);
+    FV_ASSERT_INT_EQ(t.out_of_order, 0);
+    for (int i = 0; i < THREADS; i++)
+        FV_ASSERT_INT_EQ(t.last[i], BATCH_EACH);
+    pthread_mutex_unlock(&t.mu);
+
+    fv_event_bus_unsubscribe(fv_pg_event_bus(b), sub);
+    fv_pg_bus_free(a);
+    fv_pg_bus_free(b);
+    pthread_cond_destroy(&t.cv);
+    pthread_mutex_destroy(&t.mu);
+}
+
+/* A bus whose sender cannot get a connection: publish queues until the
+ * queue is full, then answers EXHAUSTED, logged once; when the connection
+ * is free again, everything queued is sent, and publish works again. */
+static void test_pg_tasks__bus_full_queue(void)
+{
+    fv_error e;
+    fv_pg_pool_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.url = db.url;
+    pc.size = 1;
+    pc.acquire_timeout_ms = 60000;
+    pc.log = capture_log;
+    fv_pg_pool *one = fv_pg_pool_new(&pc, &e);
+    CU_ASSERT_FATAL(one != NULL);
+    char url[FV_PG_TEST_URL_MAX + 64];
+    url_named(url, sizeof url, "bus_full_pub");
+    fv_pg_bus *a = fv_pg_bus_new(one, url, capture_log, NULL, &e);
+    fv_pg_bus *b = bus_open("bus_full_sub");
+    CU_ASSERT_FATAL(a != NULL && b != NULL);
+    tally t;
+    memset(&t, 0, sizeof t);
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    fv_bus_sub *sub;
+    FV_ASSERT_INT_EQ(fv_event_bus_subscribe(fv_pg_event_bus(b), tally_cb, &t, &sub, &e), FV_OK);
+
+    /* Hold the publishing pool's only connection. */
+    fv_pg_conn *held;
+    CU_ASSERT_FATAL(fv_pg_acquire(one, &held, &e) == FV_OK);
+    fv_bus_msg m = {.kind = FV_BUS_TASK, .tenant_id = tenant, .task_id = task_id(BATCH_BASE)};
+    int64_t accepted = 0;
+    fv_err rc = FV_OK;
+    for (int64_t i = 1; i <= 1000000 && rc == FV_OK; i++) {
+        m.event_id = i;
+        rc = fv_event_bus_publish(fv_pg_event_bus(a), &m, &e);
+        if (rc == FV_OK)
+            accepted = i;
+    }
+    FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
+    CU_ASSERT(accepted > 1000);
+    /* Refused again, logged once. */
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &m, &e), FV_E_EXHAUSTED);
+    pthread_mutex_lock(&log_mu);
+    const char *first = strstr(log_buf, "queue of notices to send is full");
+    bool once = first != NULL && strstr(first + 1, "queue of notices to send is full") == NULL;
+    pthread_mutex_unlock(&log_mu);
+    CU_ASSERT(once);
+
+    fv_pg_release(one, held);
+    FV_ASSERT_INT_EQ(tally_wait(&t, (size_t)accepted, 30), (size_t)accepted);
+    pthread_mutex_lock(&t.mu);
+    FV_ASSERT_INT_EQ(t.out_of_order, 0);
+    pthread_mutex_unlock(&t.mu);
+    /* Room again. */
+    m.event_id = accepted + 1;
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &m, &e), FV_OK);
+    FV_ASSERT_INT_EQ(tally_wait(&t, (size_t)accepted + 1, 30), (size_t)accepted + 1);
+    CU_ASSERT(log_has("has room again"));
+
+    fv_event_bus_unsubscribe(fv_pg_event_bus(b), sub);
+    fv_pg_bus_free(a);
+    fv_pg_bus_free(b);
+    fv_pg_pool_free(one);
+    pthread_cond_destroy(&t.cv);
+    pthread_mutex_destroy(&t.mu);
 }
 
 /* A callback that stays inside until told to leave. */
@@ -762,8 +1153,11 @@ static const fv_test_case migration_cases[] = {
 static const fv_test_case cases[] = {
     FV_TEST_CASE(test_pg_tasks__claims_race),
     FV_TEST_CASE(test_pg_tasks__claim_skips_locked),
+    FV_TEST_CASE(test_pg_tasks__generic_plans),
     FV_TEST_CASE(test_pg_tasks__idempotent_submits_race),
     FV_TEST_CASE(test_pg_tasks__bus_across_two_buses),
+    FV_TEST_CASE(test_pg_tasks__bus_batches_in_order),
+    FV_TEST_CASE(test_pg_tasks__bus_full_queue),
     FV_TEST_CASE(test_pg_tasks__bus_reconnects_and_resyncs),
     FV_TEST_CASE(test_pg_tasks__unsubscribe_waits_for_callback),
     FV_TEST_CASE(test_pg_tasks__bus_free_and_arguments),

@@ -27,6 +27,18 @@
 /* "T " + tenant + " " + task + " " + event id: well below pg_notify's
  * 8000 bytes, as is "Q " + tenant + " " + a queue of FV_TASK_QUEUE_MAX. */
 #define PAYLOAD_MAX 256
+/* The notices waiting for the sender, payloads with their NULs (80 to 140
+ * bytes each): room for 7,000 to 13,000 notices, a second or more of a busy
+ * server's, should the database stall; twice (the queue, and the batch
+ * being sent). */
+#define QUEUE_BYTES (1024 * 1024)
+
+/* Payloads, each followed by its NUL, in publication order. */
+typedef struct notice_buf {
+    char *bytes; /* QUEUE_BYTES */
+    size_t len;  /* bytes used */
+    size_t n;    /* notices */
+} notice_buf;
 
 struct fv_bus_sub {
     fv_bus_fn fn;
@@ -36,7 +48,7 @@ struct fv_bus_sub {
 };
 
 struct fv_pg_bus {
-    fv_pg_pool *pool;        /* borrowed: publish */
+    fv_pg_pool *pool;        /* borrowed: the sender's statements */
     fv_pg_pool *listen_pool; /* owned: the listener's one connection */
     fv_pg_conn *conn;        /* the listener's connection (listener thread after new) */
     fv_pg_log_fn log;
@@ -45,12 +57,23 @@ struct fv_pg_bus {
     pthread_t thread;
     bool started;
 
-    pthread_mutex_t mu;  /* guards everything below; never held during a callback */
+    pthread_mutex_t mu;  /* guards down to has_listener; never held during a callback */
     pthread_cond_t idle; /* signalled whenever `running` is cleared */
     fv_bus_sub *subs;
     fv_bus_sub *running; /* whose callback runs now, on the listener thread */
     pthread_t listener;  /* the listener thread's id (set by it) */
     bool has_listener;
+
+    /* publish -> queue -> the sender thread -> one statement per batch. */
+    pthread_mutex_t qmu; /* guards the fields down to `refused` */
+    pthread_cond_t qcv;  /* the queue got its first notice, or the bus stops */
+    notice_buf queued;
+    bool stopping;
+    bool full;          /* a publish was refused since the sender last took a batch */
+    size_t refused;     /* how many */
+    notice_buf sending; /* the sender thread's own */
+    bool send_failing;  /* the last batch was lost (sender thread only) */
+    pthread_t sender;
 };
 
 static void blog(const fv_pg_bus *b, fv_pg_log_level level, const char *fmt, ...)
@@ -227,7 +250,7 @@ static void bus_unsubscribe(void *self, fv_bus_sub *s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Publish                                                                   */
+/* Publish and the sender                                                    */
 /* ------------------------------------------------------------------------ */
 
 static fv_err bus_publish(void *self, const fv_bus_msg *m, fv_error *err)
@@ -237,14 +260,88 @@ static fv_err bus_publish(void *self, const fv_bus_msg *m, fv_error *err)
     if (!format_payload(m, payload))
         return fv_error_set(err, FV_E_INVALID, "a bus notice of kind %d cannot be sent",
                             (int)m->kind);
+    size_t len = strlen(payload) + 1;
+    pthread_mutex_lock(&b->qmu);
+    if (b->queued.len + len > QUEUE_BYTES) {
+        bool first = !b->full;
+        b->full = true;
+        b->refused++;
+        pthread_mutex_unlock(&b->qmu);
+        if (first)
+            blog(b, FV_PG_LOG_WARN,
+                 "event bus: the queue of notices to send is full (%d bytes): notices are "
+                 "refused until the database takes them",
+                 QUEUE_BYTES);
+        return fv_error_set(err, FV_E_EXHAUSTED, "the event bus's queue of notices is full");
+    }
+    memcpy(b->queued.bytes + b->queued.len, payload, len);
+    b->queued.len += len;
+    bool wake = ++b->queued.n == 1;
+    pthread_mutex_unlock(&b->qmu);
+    if (wake)
+        pthread_cond_signal(&b->qcv);
+    return FV_OK;
+}
+
+/* Send the batch in b->sending in one statement on a connection of the
+ * shared pool. A failure loses the batch (notices are best effort) and is
+ * logged once until a batch goes through again. */
+static void send_batch(fv_pg_bus *b)
+{
+    notice_buf *q = &b->sending;
     fv_arena a;
     fv_arena_init(&a, 0);
-    fv_err rc =
-        fv_arena_alloc(&a, 1) != NULL ? FV_OK : fv_error_set(err, FV_E_EXHAUSTED, "out of memory");
-    if (rc == FV_OK)
-        rc = fv_db_notify_tasks_on(b->pool, &a, payload, err);
+    fv_error e;
+    fv_error_clear(&e);
+    fv_err rc = FV_OK;
+    const char **items = fv_arena_calloc(&a, q->n, sizeof *items);
+    if (items == NULL)
+        rc = fv_error_set(&e, FV_E_EXHAUSTED, "out of memory");
+    else {
+        const char *p = q->bytes;
+        for (size_t i = 0; i < q->n; i++) {
+            items[i] = p;
+            p += strlen(p) + 1;
+        }
+        fv_db_text_array payloads = {items, q->n};
+        rc = fv_db_notify_tasks_on(b->pool, &a, &payloads, &e);
+    }
     fv_arena_release(&a);
-    return rc;
+    if (rc != FV_OK && !b->send_failing)
+        blog(b, FV_PG_LOG_WARN, "event bus: could not send %zu notices (lost): %s", q->n, e.msg);
+    else if (rc == FV_OK && b->send_failing)
+        blog(b, FV_PG_LOG_INFO, "event bus: notices are sent again");
+    b->send_failing = rc != FV_OK;
+}
+
+/* Wait for notices, take everything queued, send it; at the stop, send what
+ * is left and end. */
+static void *sender_main(void *arg)
+{
+    fv_pg_bus *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->qmu);
+        while (b->queued.n == 0 && !b->stopping)
+            pthread_cond_wait(&b->qcv, &b->qmu);
+        if (b->queued.n == 0) {
+            pthread_mutex_unlock(&b->qmu);
+            return NULL;
+        }
+        notice_buf taken = b->queued;
+        b->queued = (notice_buf){b->sending.bytes, 0, 0};
+        b->sending = taken;
+        size_t refused = b->full ? b->refused : 0;
+        b->full = false;
+        b->refused = 0;
+        pthread_mutex_unlock(&b->qmu);
+        if (refused > 0)
+            blog(b, FV_PG_LOG_INFO,
+                 "event bus: the queue of notices has room again (%zu notices were refused)",
+                 refused);
+        send_batch(b);
+        b->sending.len = 0;
+        b->sending.n = 0;
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -389,6 +486,53 @@ fv_event_bus fv_pg_event_bus(fv_pg_bus *b)
     return (fv_event_bus){&bus_ops, b};
 }
 
+/* Stop and join the listener thread. */
+static void stop_listener(fv_pg_bus *b)
+{
+    uint64_t one = 1;
+    ssize_t w;
+    do
+        w = write(b->stop_fd, &one, sizeof one);
+    while (w < 0 && errno == EINTR);
+    pthread_join(b->thread, NULL);
+}
+
+/* Stop the sender thread once it has sent everything queued; join it. */
+static void stop_sender(fv_pg_bus *b)
+{
+    pthread_mutex_lock(&b->qmu);
+    b->stopping = true;
+    pthread_mutex_unlock(&b->qmu);
+    pthread_cond_signal(&b->qcv);
+    pthread_join(b->sender, NULL);
+}
+
+/* Free what fv_pg_bus_new made, threads stopped (or never started). */
+static void bus_destroy(fv_pg_bus *b, int made)
+{
+    listen_close(b);
+    fv_pg_pool_free(b->listen_pool);
+    if (b->stop_fd >= 0)
+        close(b->stop_fd);
+    fv_bus_sub *s = b->subs;
+    while (s != NULL) {
+        fv_bus_sub *next = s->next;
+        fv_free(s);
+        s = next;
+    }
+    fv_free(b->queued.bytes);
+    fv_free(b->sending.bytes);
+    if (made >= 4)
+        pthread_cond_destroy(&b->qcv);
+    if (made >= 3)
+        pthread_mutex_destroy(&b->qmu);
+    if (made >= 2)
+        pthread_cond_destroy(&b->idle);
+    if (made >= 1)
+        pthread_mutex_destroy(&b->mu);
+    fv_free(b);
+}
+
 fv_pg_bus *fv_pg_bus_new(fv_pg_pool *pool, const char *conninfo, fv_pg_log_fn log, void *log_user,
                          fv_error *err)
 {
@@ -405,11 +549,20 @@ fv_pg_bus *fv_pg_bus_new(fv_pg_pool *pool, const char *conninfo, fv_pg_log_fn lo
     b->log = log;
     b->log_user = log_user;
     b->stop_fd = -1;
-    bool mu = false, cv = false;
-    if (pthread_mutex_init(&b->mu, NULL) != 0 ||
-        (mu = true, pthread_cond_init(&b->idle, NULL) != 0) ||
-        (cv = true, (b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)) {
+    /* What has been made so far, for bus_destroy: 1 mu, 2 idle, 3 qmu,
+     * 4 qcv. */
+    int made = 0;
+    if (pthread_mutex_init(&b->mu, NULL) != 0 || (made = 1, pthread_cond_init(&b->idle, NULL)) ||
+        (made = 2, pthread_mutex_init(&b->qmu, NULL)) ||
+        (made = 3, pthread_cond_init(&b->qcv, NULL)) ||
+        (made = 4, (b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)) {
         fv_error_set(err, FV_E_EXHAUSTED, "could not create the event bus's synchronisation");
+        goto fail;
+    }
+    b->queued.bytes = fv_malloc(QUEUE_BYTES);
+    b->sending.bytes = fv_malloc(QUEUE_BYTES);
+    if (b->queued.bytes == NULL || b->sending.bytes == NULL) {
+        fv_error_set(err, FV_E_EXHAUSTED, "out of memory");
         goto fail;
     }
     fv_pg_pool_config cfg;
@@ -428,18 +581,15 @@ fv_pg_bus *fv_pg_bus_new(fv_pg_pool *pool, const char *conninfo, fv_pg_log_fn lo
         fv_error_set(err, FV_E_EXHAUSTED, "could not start the event bus's listener thread");
         goto fail;
     }
+    if (pthread_create(&b->sender, NULL, sender_main, b) != 0) {
+        fv_error_set(err, FV_E_EXHAUSTED, "could not start the event bus's sender thread");
+        stop_listener(b);
+        goto fail;
+    }
     b->started = true;
     return b;
 fail:
-    listen_close(b);
-    fv_pg_pool_free(b->listen_pool);
-    if (b->stop_fd >= 0)
-        close(b->stop_fd);
-    if (cv)
-        pthread_cond_destroy(&b->idle);
-    if (mu)
-        pthread_mutex_destroy(&b->mu);
-    fv_free(b);
+    bus_destroy(b, made);
     return NULL;
 }
 
@@ -448,23 +598,10 @@ void fv_pg_bus_free(fv_pg_bus *b)
     if (b == NULL)
         return;
     if (b->started) {
-        uint64_t one = 1;
-        ssize_t w;
-        do
-            w = write(b->stop_fd, &one, sizeof one);
-        while (w < 0 && errno == EINTR);
-        pthread_join(b->thread, NULL);
+        /* The listener first: notices its callbacks publish are still
+         * sent. */
+        stop_listener(b);
+        stop_sender(b);
     }
-    listen_close(b);
-    fv_pg_pool_free(b->listen_pool);
-    close(b->stop_fd);
-    fv_bus_sub *s = b->subs;
-    while (s != NULL) {
-        fv_bus_sub *next = s->next;
-        fv_free(s);
-        s = next;
-    }
-    pthread_cond_destroy(&b->idle);
-    pthread_mutex_destroy(&b->mu);
-    fv_free(b);
+    bus_destroy(b, 4);
 }

@@ -12,6 +12,28 @@
 -- makes the statement return the row's newest version (READ COMMITTED
 -- rechecks a row updated since the snapshot), never an older one.
 --
+-- Plans. These statements are prepared once per connection, and after five
+-- runs PostgreSQL keeps a generic plan, made without the parameters' values
+-- and with the statistics of that moment, until the table is next analyzed
+-- or vacuumed; a server that starts on a new database plans on an empty
+-- table, where every index costs the same. So each statement is written to
+-- leave the planner one sensible index, whatever the statistics:
+-- - a task is found by its id alone, `t.id = $2`: the primary key. Its
+--   tenant (and, for a heartbeat, its status) is compared with IS NOT
+--   DISTINCT FROM, which no index can serve (the columns are NOT NULL, so
+--   it means `=`). With `t.tenant_id = $1 AND t.id = $2` the planner may
+--   take task_execution_tenant_created_idx and filter on id, reading every
+--   task of the tenant at each lookup (1.5-1.9 ms with 5,000 tasks);
+-- - a claim reads task_execution_claim_idx, the earliest scheduled_at
+--   task_execution_scheduled_idx (ORDER BY ... LIMIT 1, in that index's
+--   order, rather than min(), which the planner may answer from the tenant
+--   index);
+-- - tests/test_pg_tasks.c checks these generic plans on an empty table and on
+--   an analyzed one of thousands of tasks. The only other plan left is a
+--   sequential scan of a table of a few pages once analyzed (cheaper there),
+--   planned again at the next analyze, a few thousand changes later
+--   (migrations/0004_tasks.sql).
+--
 -- Commits: a claim, and the appends of progress, logs and stream data,
 -- commit without waiting for the WAL flush (synchronous_commit off for that
 -- transaction only, set by the statement itself); see pg_tasks.c for what a
@@ -67,11 +89,11 @@ WHERE k.tenant_id = $1::uuid AND k.key = $2::text;
 
 -- name: GetTask :one
 -- params: tenant_id, id
-SELECT t.* FROM task_execution_v t WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid;
+SELECT t.* FROM task_execution_v t WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid;
 
 -- name: TaskExists :one
 -- params: tenant_id, id
-SELECT x.id FROM task_execution x WHERE x.tenant_id = $1::uuid AND x.id = $2::uuid;
+SELECT x.id FROM task_execution x WHERE x.id = $2::uuid AND x.tenant_id IS NOT DISTINCT FROM $1::uuid;
 
 -- A page of the tasks of a tenant matching the filter, newest first, and
 -- the number of matches (every row carries it). `statuses` NULL = any.
@@ -130,14 +152,16 @@ WHERE t.id = (SELECT x.id
 FOR NO KEY UPDATE OF t;
 
 -- When nothing is claimable: the earliest scheduled_at to come in (tenant,
--- queue) (NULL: none).
+-- queue) (NULL: none), one probe of task_execution_scheduled_idx.
 -- name: NextScheduledAt :one
 -- params: tenant_id, queue, now
 -- nullable: next_at
-SELECT fv_ts_to_ms(min(x.scheduled_at))::bigint AS next_at
-FROM task_execution x
-WHERE x.tenant_id = $1::uuid AND x.queue = $2::text AND x.status = 1
-  AND x.scheduled_at > fv_ms_to_ts($3::bigint);
+SELECT (SELECT fv_ts_to_ms(x.scheduled_at)
+        FROM task_execution x
+        WHERE x.tenant_id = $1::uuid AND x.queue = $2::text AND x.status = 1
+          AND x.scheduled_at > fv_ms_to_ts($3::bigint)
+        ORDER BY x.scheduled_at
+        LIMIT 1)::bigint AS next_at;
 
 -- The task, locked until the end of the transaction (an attempt end or a
 -- cancellation plans on it).
@@ -145,7 +169,7 @@ WHERE x.tenant_id = $1::uuid AND x.queue = $2::text AND x.status = 1
 -- params: tenant_id, id
 SELECT t.*
 FROM task_execution_v t
-WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid
+WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid
 FOR NO KEY UPDATE OF t;
 
 -- Store the record as the core changed it (fv_task_apply_claim or
@@ -170,7 +194,7 @@ WITH stored AS (
         completed_at = fv_ms_to_ts($13::bigint),
         last_heartbeat_at = fv_ms_to_ts($14::bigint),
         last_event_id = t.last_event_id + 1
-    WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid
+    WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid
     RETURNING t.id, t.last_event_id
 ), ended AS (
     INSERT INTO task_attempt (task_id, attempt, status, started_at, finished_at, duration_ms,
@@ -192,19 +216,21 @@ RETURNING event_id;
 
 -- TaskExecution.Heartbeat: a RUNNING task records the time. `status` is
 -- the task's status as the statement found it (the reason when nothing
--- changed); no row: no such task.
+-- changed); no row: no such task. (`status = 2` would let the planner read
+-- the whole of task_execution_running_idx for the id.)
 -- name: TaskHeartbeat :one
 -- params: tenant_id, id, now
 WITH beat AS (
     UPDATE task_execution t
     SET last_heartbeat_at = fv_ms_to_ts($3::bigint)
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
-    WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid AND t.status = 2
+    WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid
+      AND t.status IS NOT DISTINCT FROM 2
     RETURNING t.id
 )
 SELECT x.status, EXISTS (SELECT 1 FROM beat)::boolean AS changed
 FROM task_execution x
-WHERE x.tenant_id = $1::uuid AND x.id = $2::uuid;
+WHERE x.id = $2::uuid AND x.tenant_id IS NOT DISTINCT FROM $1::uuid;
 
 -- Progress of a PENDING or RUNNING task with its PROGRESS event. `found`
 -- tells an unknown task from a finished one (event_id 0: nothing
@@ -218,7 +244,7 @@ WITH reported AS (
         progress_details = $4::text,
         last_event_id = t.last_event_id + 1
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
-    WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid AND t.status IN (1, 2)
+    WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid AND t.status IN (1, 2)
     RETURNING t.id, t.last_event_id
 ), recorded AS (
     INSERT INTO task_event (task_id, event_id, type, at, data)
@@ -227,7 +253,7 @@ WITH reported AS (
     RETURNING event_id
 )
 SELECT EXISTS (SELECT 1 FROM task_execution x
-               WHERE x.tenant_id = $1::uuid AND x.id = $2::uuid)::boolean AS found,
+               WHERE x.id = $2::uuid AND x.tenant_id IS NOT DISTINCT FROM $1::uuid)::boolean AS found,
        COALESCE((SELECT e.event_id FROM recorded e), 0)::bigint AS event_id;
 
 -- An event that changes no state: recorded whatever the status when
@@ -239,7 +265,7 @@ WITH counted AS (
     UPDATE task_execution t
     SET last_event_id = t.last_event_id + 1
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting)
-    WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid AND ($3::boolean OR t.status IN (1, 2))
+    WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid AND ($3::boolean OR t.status IN (1, 2))
     RETURNING t.id, t.last_event_id
 ), recorded AS (
     INSERT INTO task_event (task_id, event_id, type, at, level, message, data)
@@ -249,7 +275,7 @@ WITH counted AS (
     RETURNING event_id
 )
 SELECT EXISTS (SELECT 1 FROM task_execution x
-               WHERE x.tenant_id = $1::uuid AND x.id = $2::uuid)::boolean AS found,
+               WHERE x.id = $2::uuid AND x.tenant_id IS NOT DISTINCT FROM $1::uuid)::boolean AS found,
        COALESCE((SELECT e.event_id FROM recorded e), 0)::bigint AS event_id;
 
 -- ---------------------------------------------------------------------------
@@ -268,7 +294,7 @@ LEFT JOIN LATERAL (SELECT v.event_id, v.type, fv_ts_to_ms(v.at) AS at, v.level, 
                    WHERE v.task_id = t.id AND v.event_id > $3::bigint
                    ORDER BY v.event_id
                    LIMIT $4::bigint) e ON true
-WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid
+WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid
 ORDER BY e.event_id;
 
 -- Attempts by number. No row: no such task; one row without attempt: none.
@@ -279,7 +305,7 @@ SELECT a.attempt, a.status, fv_ts_to_ms(a.started_at)::bigint AS started_at,
        a.worker_id
 FROM task_execution t
 LEFT JOIN task_attempt a ON a.task_id = t.id
-WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid
+WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid
 ORDER BY a.attempt;
 
 -- A page of the LOG events of a task (of one level when `level` is given),
@@ -315,7 +341,7 @@ WHERE y.task_id = $1::uuid AND y.type = 4 AND ($2::smallint IS NULL OR y.level =
 SELECT s.value
 FROM task_execution t
 LEFT JOIN task_state s ON s.task_id = t.id AND s.key = $3::text
-WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid;
+WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid;
 
 -- The task, locked while its state changes (so that two writers count its
 -- keys one after the other).
@@ -323,7 +349,7 @@ WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid;
 -- params: tenant_id, id
 SELECT x.id
 FROM task_execution x
-WHERE x.tenant_id = $1::uuid AND x.id = $2::uuid
+WHERE x.id = $2::uuid AND x.tenant_id IS NOT DISTINCT FROM $1::uuid
 FOR NO KEY UPDATE;
 
 -- Insert or replace a key; a new key is refused (no row affected) when the
@@ -341,7 +367,7 @@ ON CONFLICT (task_id, key) DO UPDATE SET value = excluded.value;
 -- name: ClearTaskState :one
 -- params: tenant_id, id, key?
 WITH task AS (
-    SELECT x.id FROM task_execution x WHERE x.tenant_id = $1::uuid AND x.id = $2::uuid
+    SELECT x.id FROM task_execution x WHERE x.id = $2::uuid AND x.tenant_id IS NOT DISTINCT FROM $1::uuid
 ), cleared AS (
     DELETE FROM task_state s
     USING task k
@@ -355,7 +381,7 @@ SELECT EXISTS (SELECT 1 FROM task)::boolean AS found;
 SELECT s.key
 FROM task_execution t
 LEFT JOIN task_state s ON s.task_id = t.id
-WHERE t.tenant_id = $1::uuid AND t.id = $2::uuid
+WHERE t.id = $2::uuid AND t.tenant_id IS NOT DISTINCT FROM $1::uuid
 ORDER BY s.key;
 
 -- ---------------------------------------------------------------------------
@@ -413,10 +439,15 @@ DELETE FROM task_idempotency_key WHERE expires_at <= fv_ms_to_ts($1::bigint);
 -- name: ListenTasks :exec
 SELECT fv_listen_tasks();
 
--- A notice to every listener of the database. Best effort by contract, so
--- its commit does not wait for the WAL flush (notifications are delivered
--- at commit, flushed or not).
+-- Notices to every listener of the database, in the array's order, in one
+-- transaction (the bus's sender sends everything queued at once).
+-- PostgreSQL delivers them at commit, in order, and delivers a payload
+-- repeated within one transaction once (the first time): a notice is a
+-- wake-up, so one does what several would. Best effort by contract, so the
+-- commit does not wait for the WAL flush (notifications are delivered at
+-- commit, flushed or not).
 -- name: NotifyTasks :exec
--- params: payload
-SELECT pg_notify('flovyn_tasks', $1::text)
-FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting);
+-- params: payloads
+SELECT pg_notify('flovyn_tasks', p.payload)
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async (setting),
+     unnest($1::text[]) AS p (payload);
