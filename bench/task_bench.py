@@ -21,15 +21,16 @@ themselves are printed, never asserted.
   postgres  a throwaway cluster of its own (scripts/pg-test-cluster.sh in
             /tmp), restarted with durable settings (fsync, synchronous_commit
             and full_page_writes on; --unsafe-fast keeps the script's fast
-            settings), `serve --database-url ... --dev` on a fresh database:
-            the same figures (--pg-tasks), with the CPU of PostgreSQL (the
-            postmaster and its backends) beside the server's, and the WAL
-            written per job (--statements: the statements that took the most
-            time, from pg_stat_statements); then, the server stopped, pgbench
-            -M prepared with 8 clients for 10 s on a database of the same
-            cluster running bench/pg/task_cycle.sql (INSERT a job; claim the
-            oldest pending one with FOR UPDATE SKIP LOCKED on a partial index
-            and mark it running; mark it done: three transactions)
+            settings; --pg-setting adds others), `serve --database-url ...
+            --dev` on a fresh database: the same figures (--pg-tasks), with
+            the CPU of PostgreSQL (the postmaster and its backends) beside
+            the server's, and the WAL written per job (--statements: the
+            statements that took the most time, from pg_stat_statements);
+            then, the server stopped, pgbench -M prepared with 8 clients
+            for 10 s on a database of the same cluster running
+            bench/pg/task_cycle.sql (INSERT a job; claim the oldest pending
+            one with FOR UPDATE SKIP LOCKED on a partial index and mark it
+            running; mark it done: three transactions)
 
 The server, the load generator and PostgreSQL share this machine's cores
 (the core count and the load average are printed with every figure), so the
@@ -272,12 +273,14 @@ def run_postgres(args, tool_path):
         options = cluster.options if args.unsafe_fast else durable(cluster.options)
         if args.statements:
             options = options + ["-c", "shared_preload_libraries=pg_stat_statements"]
+        for setting in args.pg_setting:
+            options = options + ["-c", setting]
         if options != cluster.options:
             cluster.stop_server()
             cluster.start_server(options)
         rows = fp.psql(cluster.url, "SELECT name || '=' || setting FROM pg_settings WHERE name IN "
                        "('fsync','synchronous_commit','full_page_writes','shared_buffers',"
-                       "'max_connections') ORDER BY name")
+                       "'max_connections','autovacuum_naptime') ORDER BY name")
         version = fp.psql(cluster.url, "SHOW server_version").strip()
         print("PostgreSQL %s: %s" % (version, ", ".join(rows.split())))
         pm = postmaster_pid(cluster)
@@ -438,6 +441,10 @@ def main():
     ap.add_argument("--statements", action="store_true",
                     help="PostgreSQL: load pg_stat_statements and print the statements that "
                          "took the most time")
+    ap.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="PostgreSQL: a setting of the throwaway cluster (repeatable), e.g. "
+                         "autovacuum_naptime=5s (the claim index of a busy queue decays between "
+                         "vacuums, TOOLCHAIN.md 6); pgbench runs with it too")
     ap.add_argument("--unsafe-fast", action="store_true",
                     help="keep the cluster script's fsync/synchronous_commit/full_page_writes off")
     ap.add_argument("--server-arg", action="append", default=[],
