@@ -98,6 +98,12 @@ struct fv_grpc_call {
     fv_grpc_cancel_fn on_cancel;
     void *on_cancel_user;
 
+    /* Trailing metadata of the answer (fv_grpc_call_add_trailer), in the
+     * call's arena; the owner's. */
+    const char *trailer_key[FV_GRPC_TRAILERS_MAX];
+    const char *trailer_value[FV_GRPC_TRAILERS_MAX];
+    size_t n_trailers;
+
     /* Server's list of live calls (server mutex). */
     fv_grpc_call *prev, *next;
     /* Private to flush_parked. */
@@ -313,8 +319,18 @@ static fv_err call_complete(fv_grpc_call *c, grpc_status_code code, const char *
         ops[nops].data.send_message.send_message = bb;
         nops++;
     }
+    /* Trailing metadata: gRPC takes its own references to the slices while
+     * start_batch runs, so ours are released right after it. */
+    grpc_metadata trailers[FV_GRPC_TRAILERS_MAX];
+    size_t n_trailers = c->n_trailers;
+    for (size_t i = 0; i < n_trailers; i++) {
+        memset(&trailers[i], 0, sizeof trailers[i]);
+        trailers[i].key = grpc_slice_from_copied_string(c->trailer_key[i]);
+        trailers[i].value = grpc_slice_from_copied_string(c->trailer_value[i]);
+    }
     ops[nops].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[nops].data.send_status_from_server.trailing_metadata_count = 0;
+    ops[nops].data.send_status_from_server.trailing_metadata_count = n_trailers;
+    ops[nops].data.send_status_from_server.trailing_metadata = n_trailers ? trailers : NULL;
     ops[nops].data.send_status_from_server.status = code;
     /* Copied by gRPC before start_batch returns (grpc_types.h). */
     ops[nops].data.send_status_from_server.status_details = message != NULL ? &details : NULL;
@@ -330,6 +346,10 @@ static fv_err call_complete(fv_grpc_call *c, grpc_status_code code, const char *
     }
     pthread_mutex_unlock(&c->mu);
     grpc_slice_unref(details);
+    for (size_t i = 0; i < n_trailers; i++) {
+        grpc_slice_unref(trailers[i].key);
+        grpc_slice_unref(trailers[i].value);
+    }
 
     if (e != GRPC_CALL_OK) {
         /* No completion will come for this batch (grpc.h). */
@@ -1042,6 +1062,39 @@ bool fv_grpc_call_is_cancelled(fv_grpc_call *call)
     cancelled = call->cancelled;
     pthread_mutex_unlock(&call->mu);
     return cancelled;
+}
+
+static bool trailer_char_ok(unsigned char ch, bool key)
+{
+    if (key)
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+               ch == '.';
+    return ch >= 0x20 && ch <= 0x7e;
+}
+
+fv_err fv_grpc_call_add_trailer(fv_grpc_call *call, const char *key, const char *value)
+{
+    if (key == NULL || value == NULL || key[0] == '\0' || strncmp(key, "grpc-", 5) == 0)
+        return FV_E_INVALID;
+    size_t kn = strlen(key);
+    if (kn >= 4 && strcmp(key + kn - 4, "-bin") == 0)
+        return FV_E_INVALID;
+    for (const char *k = key; *k != '\0'; k++)
+        if (!trailer_char_ok((unsigned char)*k, true))
+            return FV_E_INVALID;
+    for (const char *v = value; *v != '\0'; v++)
+        if (!trailer_char_ok((unsigned char)*v, false))
+            return FV_E_INVALID;
+    if (call->n_trailers == FV_GRPC_TRAILERS_MAX)
+        return FV_E_EXHAUSTED;
+    const char *kc = fv_arena_strdup(&call->arena, key);
+    const char *vc = fv_arena_strdup(&call->arena, value);
+    if (kc == NULL || vc == NULL)
+        return FV_E_EXHAUSTED;
+    call->trailer_key[call->n_trailers] = kc;
+    call->trailer_value[call->n_trailers] = vc;
+    call->n_trailers++;
+    return FV_OK;
 }
 
 fv_err fv_grpc_call_reply(fv_grpc_call *call, const uint8_t *bytes, size_t n)

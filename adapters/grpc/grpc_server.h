@@ -239,6 +239,20 @@ bool fv_grpc_call_on_cancel(fv_grpc_call *call, fv_grpc_cancel_fn fn, void *user
  * Any thread. */
 bool fv_grpc_call_is_cancelled(fv_grpc_call *call);
 
+/* Trailing metadata entries an answer may carry. */
+#define FV_GRPC_TRAILERS_MAX 4
+
+/*
+ * Add one trailing metadata entry to the answer, sent with the status when
+ * the call is completed (reply or fail). Only by the call's owner, before it
+ * completes the call. `key` is lower-case [a-z0-9-_.], not "grpc-..." and not
+ * "...-bin"; `value` printable ASCII (both copied into the call's arena).
+ * FV_E_INVALID for a key or value gRPC would refuse, FV_E_EXHAUSTED beyond
+ * FV_GRPC_TRAILERS_MAX entries or when the arena is full; the answer is
+ * then sent without it.
+ */
+fv_err fv_grpc_call_add_trailer(fv_grpc_call *call, const char *key, const char *value);
+
 /*
  * Complete the call. Each call is completed exactly once, by exactly one of
  * these, from any thread; afterwards `call` (and everything borrowed from it,

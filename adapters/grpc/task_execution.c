@@ -102,6 +102,12 @@ static void submit_task(fv_grpc_call *call, void *user)
     }
     resp.idempotency_key_used = out.idempotency_key_used;
     resp.idempotency_key_new = out.created;
+    /* A warning, not a refusal ("beyond the peers"): SubmitTaskResponse has
+     * no field for it, so it travels as trailing metadata. */
+    if (out.no_online_worker)
+        (void)fv_grpc_call_add_trailer(call, FV_GRPC_WARNING_KEY,
+                                       "no ONLINE worker declares this task's kind; the task "
+                                       "waits in its queue");
     fv_svc_reply(&c, &resp.base);
 }
 

@@ -650,6 +650,26 @@ class TaskTest(unittest.TestCase):
         say("backlog: task definition pendingTasks 0 -> 3 -> 2 -> 0 with oldestPendingAt, "
             "flovyn_task_backlog{tenant_id,kind} 3 -> 2 in /_/metrics")
 
+    def test_submit_warns_when_no_online_worker_declares_the_kind(self):
+        """A warning, not a refusal: the task is stored (and claimable), and
+        the answer's trailing metadata says nobody ONLINE declares its kind."""
+        def submit(kind):
+            req = pb2.SubmitTaskRequest(org_id=SERVER.tenant_id, kind=kind, queue=q)
+            resp, call = self.w.tasks.SubmitTask.with_call(req, metadata=self.w.md, timeout=10)
+            return resp, dict(call.trailing_metadata() or ())
+
+        q = fresh_queue("warn")
+        resp, trailers = submit("nobody-runs-this")
+        self.assertIn("no ONLINE worker declares", trailers.get("flovyn-warning", ""), trailers)
+        got = self.claim(q)
+        self.assertEqual(got.task_execution_id, resp.task_execution_id)
+        self.w.complete(got.task_execution_id)
+        resp, trailers = submit("e2e-task")  # the shared worker declares it and is ONLINE
+        self.assertNotIn("flovyn-warning", trailers)
+        self.w.complete(self.claim(q).task_execution_id)
+        say("SubmitTask of a kind no ONLINE worker declares: stored, claimable, and answered "
+            "with trailing metadata flovyn-warning; none for a served kind")
+
     def test_bad_org_ids(self):
         for bad in ("not-a-uuid", "", "00000000-0000-0000-0000-00000000000"):
             err = rpc_error(fp.submit_task, self.w.tasks, self.w.key, bad, "e2e-task")

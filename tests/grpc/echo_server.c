@@ -246,6 +246,38 @@ static void handle_oom(fv_grpc_call *call, void *user)
     reply_text(call, "ok");
 }
 
+/* Trailing metadata: refuses what gRPC would refuse, then sends two
+ * entries; the reply says which refusal went wrong, if any. */
+static void handle_trailer(fv_grpc_call *call, void *user)
+{
+    static const struct {
+        const char *key, *value;
+        fv_err want;
+    } cases[] = {
+        {"Upper-Case", "v", FV_E_INVALID},
+        {"grpc-status", "v", FV_E_INVALID},
+        {"blob-bin", "v", FV_E_INVALID},
+        {"", "v", FV_E_INVALID},
+        {"x-utf8", "caf\xc3\xa9", FV_E_INVALID},
+        {"x-newline", "a\nb", FV_E_INVALID},
+        {"x-first", "one", FV_OK},
+        {"x-second", "two words", FV_OK},
+        {"x-third", "3", FV_OK},
+        {"x-fourth", "4", FV_OK},
+        {"x-fifth", "5", FV_E_EXHAUSTED},
+    };
+    (void)user;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (fv_grpc_call_add_trailer(call, cases[i].key, cases[i].value) != cases[i].want) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "case %zu", i);
+            reply_text(call, msg);
+            return;
+        }
+    }
+    reply_text(call, "ok");
+}
+
 static void *timer_thread(void *arg)
 {
     echo *e = arg;
@@ -312,6 +344,7 @@ int main(int argc, char **argv)
         {"/test.v1.Echo/Fail", handle_fail, NULL},
         {"/test.v1.Echo/Deadline", handle_deadline, NULL},
         {"/test.v1.Echo/Stats", handle_stats, &e},
+        {"/test.v1.Echo/Trailer", handle_trailer, NULL},
     };
     fv_grpc_server_config cfg = {
         .listen = argc > 1 ? argv[1] : "127.0.0.1:0",

@@ -291,6 +291,16 @@ def main():
     time.sleep(0.1)
     check("no call left parked after cancels", stats(ch).get("parked") == "0", stats(ch))
 
+    # Trailing metadata: invalid entries refused by the API, valid ones sent
+    # with the status (at most FV_GRPC_TRAILERS_MAX).
+    f = ch.unary_unary(ECHO + "Trailer", request_serializer=IDENT, response_deserializer=IDENT)
+    body, call = f.with_call(b"", timeout=5)
+    trailers = dict(call.trailing_metadata() or ())
+    check("trailers: bad keys and values refused, the fifth entry EXHAUSTED", body == b"ok", body)
+    check("trailers: the four valid entries reach the client",
+          [trailers.get(k) for k in ("x-first", "x-second", "x-third", "x-fourth")]
+          == ["one", "two words", "3", "4"] and "x-fifth" not in trailers, trailers)
+
     # Out of memory when a call arrives: answered, not dropped, and the server
     # recovers (the OOM path of call_begin).
     check("Oom arms allocation failures", unary(ch, "Oom", b"") == ("OK", b"ok"))
