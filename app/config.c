@@ -128,7 +128,9 @@ static const opt_spec specs[OPT_COUNT] = {
                                 TYPE_DURATION, "DURATION", NULL, 100, MS_DAY,
                                 "how often retention removes long-OFFLINE workers", ON_SERVE},
     [OPT_GRPC_THREADS] = {"--grpc-threads", "FLOVYN_GRPC_THREADS", NULL, TYPE_INT, "N", "2", 1, 64,
-                          "threads serving gRPC calls", ON_SERVE},
+                          "threads serving gRPC calls (" STR(
+                              FV_APP_GRPC_THREADS_POSTGRES) " on PostgreSQL)",
+                          ON_SERVE},
     [OPT_POLL_TIMEOUT_MAX] = {"--poll-timeout-max", "FLOVYN_POLL_TIMEOUT_MAX", NULL, TYPE_INT,
                               "SECONDS", STR(FV_APP_POLL_TIMEOUT_MAX_DEFAULT), 0,
                               FV_APP_POLL_TIMEOUT_MAX_LIMIT,
@@ -742,7 +744,11 @@ static fv_err finish_serve(const raw_opt raw[OPT_COUNT], const opt_value val[OPT
         return fv_error_set(err, FV_E_INVALID,
                             "%s needs --dev (only --dev creates keys to write there)",
                             name_of(raw, OPT_CREDENTIALS_FILE));
-    return resolve_storage(raw, val, out, err);
+    rc = resolve_storage(raw, val, out, err);
+    if (rc == FV_OK && out->storage == FV_APP_STORAGE_POSTGRES &&
+        raw[OPT_GRPC_THREADS].src == SRC_NONE)
+        out->grpc_threads = FV_APP_GRPC_THREADS_POSTGRES;
+    return rc;
 }
 
 /* The rules of the database commands. */

@@ -47,7 +47,10 @@ typedef enum fv_app_storage {
 
 /* Default and upper bound of --poll-timeout-max, in seconds. */
 #define FV_APP_POLL_TIMEOUT_MAX_DEFAULT 60
-#define FV_APP_POLL_TIMEOUT_MAX_LIMIT   3600
+/* gRPC threads when --grpc-threads is not given on PostgreSQL: handlers wait
+ * on the database there, and the pool has 8 connections by default. */
+#define FV_APP_GRPC_THREADS_POSTGRES  8
+#define FV_APP_POLL_TIMEOUT_MAX_LIMIT 3600
 
 /* Default of --db-pool-size. */
 #define FV_APP_DB_POOL_SIZE_DEFAULT 8

@@ -208,6 +208,12 @@ static void test_app_config__database_url_selects_postgres(void)
     FV_ASSERT_INT_EQ(cfg.db_pool_size, FV_APP_DB_POOL_SIZE_DEFAULT);
     FV_ASSERT_INT_EQ(cfg.db_pool_size, 8);
     CU_ASSERT_TRUE(cfg.migrate);
+    /* Handlers wait on the database: more gRPC threads unless told. */
+    FV_ASSERT_INT_EQ(cfg.grpc_threads, FV_APP_GRPC_THREADS_POSTGRES);
+    expect_ok(NULL, ARGS("serve", "--database-url", "postgres://x", "--grpc-threads", "3"));
+    FV_ASSERT_INT_EQ(cfg.grpc_threads, 3);
+    expect_ok(ENV("FLOVYN_GRPC_THREADS=2"), ARGS("serve", "--database-url", "postgres://x"));
+    FV_ASSERT_INT_EQ(cfg.grpc_threads, 2);
     expect_ok(ENV("DATABASE_URL=postgres://x"), ARGS("serve"));
     FV_ASSERT_STR_EQ(cfg.database_url, "postgres://x");
     /* FLOVYN_DATABASE_URL is read first. */
