@@ -88,8 +88,6 @@ static void log_report(const char *name, const fv_job_report *r, fv_arena *a)
 
 static void log_task_report(const char *name, const fv_task_job_report *r)
 {
-    if (r->retried == 0 && r->failed == 0 && r->expired == 0)
-        return;
     if (r->expired > 0)
         fv_app_log(FV_APP_LOG_INFO, "scheduler %s dropped idempotency-keys=%lld", name,
                    (long long)r->expired);
