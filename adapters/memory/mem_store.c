@@ -96,21 +96,31 @@ void fv__mem_map_release(fv__mem_map *m)
 /* Pointer arrays                                                            */
 /* ------------------------------------------------------------------------ */
 
+void *fv__mem_grow(void *v, size_t size, size_t n, size_t extra, size_t *cap, size_t first)
+{
+    if (extra > SIZE_MAX / 2 / size - n)
+        return NULL;
+    size_t need = n + extra;
+    if (need <= *cap)
+        return v;
+    size_t c = *cap != 0 ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *p = fv_realloc(v, c * size);
+    if (p == NULL)
+        return NULL;
+    *cap = c;
+    return p;
+}
+
 bool fv__mem_vec_reserve(fv__mem_vec *v, size_t extra)
 {
-    if (extra > SIZE_MAX / 2 / sizeof(void *) - v->n)
-        return false;
-    size_t need = v->n + extra;
-    if (need <= v->cap)
+    if (extra == 0)
         return true;
-    size_t cap = v->cap != 0 ? v->cap : 8;
-    while (cap < need)
-        cap *= 2;
-    void **p = fv_realloc(v->v, cap * sizeof *p);
+    void **p = fv__mem_grow(v->v, sizeof *v->v, v->n, extra, &v->cap, 8);
     if (p == NULL)
         return false;
     v->v = p;
-    v->cap = cap;
     return true;
 }
 

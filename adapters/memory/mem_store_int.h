@@ -134,6 +134,13 @@ typedef struct fv__mem_vec {
     size_t cap;
 } fv__mem_vec;
 
+/* Room for n + extra elements of `size` bytes in the array v of capacity
+ * *cap, doubling from `first`: every growable array of the adapter (pointer
+ * vectors, heaps, a task's events, attempts and state) grows through here.
+ * Returns the array to keep (v itself when it had room) and updates *cap;
+ * NULL on OOM or overflow, v and *cap then unchanged. extra must be > 0. */
+void *fv__mem_grow(void *v, size_t size, size_t n, size_t extra, size_t *cap, size_t first);
+
 /* Room for `extra` more pointers; false (vector unchanged) on OOM. */
 bool fv__mem_vec_reserve(fv__mem_vec *v, size_t extra);
 /* Insert at pos (room reserved); later entries move up. */

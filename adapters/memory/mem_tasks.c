@@ -128,19 +128,12 @@ static void sift_down(mheap *h, size_t i)
 /* Room for `extra` more entries; false (heap unchanged) on OOM. */
 static bool heap_reserve(mheap *h, size_t extra)
 {
-    if (extra > SIZE_MAX / 2 / sizeof(heap_ent) - h->n)
-        return false;
-    size_t need = h->n + extra;
-    if (need <= h->cap)
+    if (extra == 0)
         return true;
-    size_t cap = h->cap != 0 ? h->cap : 16;
-    while (cap < need)
-        cap *= 2;
-    heap_ent *v = fv_realloc(h->v, cap * sizeof *v);
+    heap_ent *v = fv__mem_grow(h->v, sizeof *v, h->n, extra, &h->cap, 16);
     if (v == NULL)
         return false;
     h->v = v;
-    h->cap = cap;
     return true;
 }
 
@@ -588,14 +581,10 @@ static bool event_build(fv_time at, fv_task_event_type type, fv_log_level level,
 /* Room for one more event of mt; false on OOM. */
 static bool events_reserve(mtask *mt)
 {
-    if (mt->nev < mt->evcap)
-        return true;
-    size_t cap = mt->evcap != 0 ? mt->evcap * 2 : 4;
-    mevent *v = fv_realloc(mt->ev, cap * sizeof *v);
+    mevent *v = fv__mem_grow(mt->ev, sizeof *v, mt->nev, 1, &mt->evcap, 4);
     if (v == NULL)
         return false;
     mt->ev = v;
-    mt->evcap = cap;
     return true;
 }
 
@@ -655,14 +644,10 @@ static bool attempt_build(const fv_task_attempt *src, mattempt *out)
 
 static bool attempts_reserve(mtask *mt)
 {
-    if (mt->natt < mt->attcap)
-        return true;
-    size_t cap = mt->attcap != 0 ? mt->attcap * 2 : 2;
-    mattempt *v = fv_realloc(mt->att, cap * sizeof *v);
+    mattempt *v = fv__mem_grow(mt->att, sizeof *v, mt->natt, 1, &mt->attcap, 2);
     if (v == NULL)
         return false;
     mt->att = v;
-    mt->attcap = cap;
     return true;
 }
 
@@ -1661,17 +1646,13 @@ static fv_err op_state_set(void *self, const fv_uuid *tenant, const fv_uuid *id,
         mt->st[i] = e;
         goto done;
     }
-    if (mt->nst == mt->stcap) {
-        size_t cap = mt->stcap != 0 ? mt->stcap * 2 : 4;
-        mstate *v = fv_realloc(mt->st, cap * sizeof *v);
-        if (v == NULL) {
-            fv_free(block);
-            rc = exhausted(err);
-            goto done;
-        }
-        mt->st = v;
-        mt->stcap = cap;
+    mstate *v = fv__mem_grow(mt->st, sizeof *v, mt->nst, 1, &mt->stcap, 4);
+    if (v == NULL) {
+        fv_free(block);
+        rc = exhausted(err);
+        goto done;
     }
+    mt->st = v;
     memmove(mt->st + i + 1, mt->st + i, (mt->nst - i) * sizeof *mt->st);
     mt->st[i] = e;
     mt->nst++;
