@@ -20,8 +20,8 @@
 #include "adapters/memory/mem_store.h"
 
 #include <pthread.h>
-#include <string.h>
 
+#include "adapters/memory/mem_store_int.h"
 #include "core/util/alloc.h"
 
 struct fv_bus_sub {
@@ -31,9 +31,7 @@ struct fv_bus_sub {
 
 struct fv_mem_bus {
     pthread_mutex_t lock;
-    fv_bus_sub **subs; /* in subscription order */
-    size_t n;
-    size_t cap;
+    fv__mem_vec subs; /* fv_bus_sub *, in subscription order */
 };
 
 fv_mem_bus *fv_mem_bus_new(fv_error *err)
@@ -55,9 +53,9 @@ void fv_mem_bus_free(fv_mem_bus *b)
 {
     if (b == NULL)
         return;
-    for (size_t i = 0; i < b->n; i++)
-        fv_free(b->subs[i]);
-    fv_free(b->subs);
+    for (size_t i = 0; i < b->subs.n; i++)
+        fv_free(b->subs.v[i]);
+    fv__mem_vec_release(&b->subs);
     pthread_mutex_destroy(&b->lock);
     fv_free(b);
 }
@@ -67,8 +65,10 @@ static fv_err op_publish(void *self, const fv_bus_msg *m, fv_error *err)
     fv_mem_bus *b = self;
     (void)err;
     pthread_mutex_lock(&b->lock);
-    for (size_t i = 0; i < b->n; i++)
-        b->subs[i]->fn(b->subs[i]->user, m);
+    for (size_t i = 0; i < b->subs.n; i++) {
+        const fv_bus_sub *sub = b->subs.v[i];
+        sub->fn(sub->user, m);
+    }
     pthread_mutex_unlock(&b->lock);
     return FV_OK;
 }
@@ -82,18 +82,12 @@ static fv_err op_subscribe(void *self, fv_bus_fn fn, void *user, fv_bus_sub **ou
     sub->fn = fn;
     sub->user = user;
     pthread_mutex_lock(&b->lock);
-    if (b->n == b->cap) {
-        size_t cap = b->cap != 0 ? b->cap * 2 : 8;
-        fv_bus_sub **v = fv_realloc(b->subs, cap * sizeof *v);
-        if (v == NULL) {
-            pthread_mutex_unlock(&b->lock);
-            fv_free(sub);
-            return fv_error_set(err, FV_E_EXHAUSTED, "out of memory");
-        }
-        b->subs = v;
-        b->cap = cap;
+    if (!fv__mem_vec_reserve(&b->subs, 1)) {
+        pthread_mutex_unlock(&b->lock);
+        fv_free(sub);
+        return fv_error_set(err, FV_E_EXHAUSTED, "out of memory");
     }
-    b->subs[b->n++] = sub;
+    fv__mem_vec_insert(&b->subs, b->subs.n, sub);
     pthread_mutex_unlock(&b->lock);
     *out = sub;
     return FV_OK;
@@ -105,10 +99,9 @@ static void op_unsubscribe(void *self, fv_bus_sub *sub)
     if (sub == NULL)
         return;
     pthread_mutex_lock(&b->lock);
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->subs[i] == sub) {
-            memmove(b->subs + i, b->subs + i + 1, (b->n - i - 1) * sizeof *b->subs);
-            b->n--;
+    for (size_t i = 0; i < b->subs.n; i++) {
+        if (b->subs.v[i] == sub) {
+            fv__mem_vec_remove(&b->subs, i);
             break;
         }
     }
