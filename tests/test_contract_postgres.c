@@ -47,31 +47,6 @@
 static fv_pg_test_db db;
 static fv_pg_pool *pool;
 
-/* What the pool and the stores log (retries of aborted transactions,
- * failed flushes). */
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char log_buf[32 * 1024];
-static size_t log_len;
-
-static void capture_log(void *user, fv_pg_log_level level, const char *msg)
-{
-    (void)user;
-    (void)level;
-    pthread_mutex_lock(&log_mu);
-    int w = snprintf(log_buf + log_len, sizeof log_buf - log_len, "%s\n", msg);
-    if (w > 0 && (size_t)w < sizeof log_buf - log_len)
-        log_len += (size_t)w;
-    pthread_mutex_unlock(&log_mu);
-}
-
-static void log_reset(void)
-{
-    pthread_mutex_lock(&log_mu);
-    log_len = 0;
-    log_buf[0] = '\0';
-    pthread_mutex_unlock(&log_mu);
-}
-
 /* Empty every table of the schema (the migrations stay recorded). */
 static int empty_tables(void)
 {
@@ -112,7 +87,7 @@ static int pg_open(void **ctx, fv_deps *deps)
         return -1;
     fv_pg_store_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.log = capture_log;
+    cfg.log = fv_pg_test_log;
     fv_error e;
     x->store = fv_pg_store_new(pool, &cfg, &e);
     if (x->store == NULL) {
@@ -120,7 +95,7 @@ static int pg_open(void **ctx, fv_deps *deps)
         fv_free(x);
         return -1;
     }
-    x->bus = fv_pg_bus_new(pool, db.url, capture_log, NULL, &e);
+    x->bus = fv_pg_bus_new(pool, db.url, fv_pg_test_log, NULL, &e);
     if (x->bus == NULL) {
         fprintf(stderr, "contract: could not open the bus: %s\n", e.msg);
         fv_pg_store_free(x->store);
@@ -324,7 +299,7 @@ static void test_postgres__concurrent_registrations_of_the_same_kinds(void)
         for (int k = 0; k < WF_KINDS; k++)
             racers[i].best_round[k] = -1;
     }
-    log_reset();
+    fv_pg_test_log_reset();
     pthread_t th[RACERS];
     int started = 0;
     for (int i = 0; i < RACERS; i++) {
@@ -342,11 +317,9 @@ static void test_postgres__concurrent_registrations_of_the_same_kinds(void)
     }
     /* No transaction was aborted and retried (deadlock or serialization
      * failure): fv_pg_tx logs each retry through the pool's hook. */
-    pthread_mutex_lock(&log_mu);
-    bool retried = strstr(log_buf, "aborted") != NULL;
+    bool retried = fv_pg_test_log_count("aborted") > 0;
     if (retried)
-        fprintf(stderr, "\n  log: %s\n", log_buf);
-    pthread_mutex_unlock(&log_mu);
+        fv_pg_test_log_dump();
     CU_ASSERT(!retried);
 
     /* Every definition exists once and is linked to exactly the workers
@@ -520,7 +493,7 @@ static fv_pg_store *quiet_store(void)
     memset(&cfg, 0, sizeof cfg);
     cfg.heartbeat_flush_ms = 3600 * 1000;
     cfg.heartbeat_history_max = 5;
-    cfg.log = capture_log;
+    cfg.log = fv_pg_test_log;
     fv_error e;
     fv_pg_store *s = fv_pg_store_new(pool, &cfg, &e);
     CU_ASSERT_FATAL(s != NULL);
@@ -891,12 +864,10 @@ static void test_postgres__failed_flush_keeps_heartbeats(void)
              "NOT VALID");
     exec_sql("ALTER TABLE worker ADD CONSTRAINT test_refuse_seen CHECK (last_seen_at < 'epoch') "
              "NOT VALID");
-    log_reset();
+    fv_pg_test_log_reset();
     fv_pg_store_flush(a);
-    pthread_mutex_lock(&log_mu);
-    CU_ASSERT(strstr(log_buf, "could not write 2 buffered heartbeats") != NULL);
-    CU_ASSERT(strstr(log_buf, "could not write the signs of life of 1 workers") != NULL);
-    pthread_mutex_unlock(&log_mu);
+    CU_ASSERT(fv_pg_test_log_count("could not write 2 buffered heartbeats") > 0);
+    CU_ASSERT(fv_pg_test_log_count("could not write the signs of life of 1 workers") > 0);
     record(a, &w, 3000);
     fv_time newest;
     FV_ASSERT_INT_EQ(history_len(a, &w, &newest), 3);
@@ -1213,7 +1184,7 @@ int main(void)
     memset(&cfg, 0, sizeof cfg);
     cfg.url = db.url;
     cfg.size = RACERS + 2;
-    cfg.log = capture_log;
+    cfg.log = fv_pg_test_log;
     pool = fv_pg_pool_new(&cfg, &e);
     if (pool == NULL) {
         fprintf(stderr, "contract: could not open a pool: %s\n", e.msg);

@@ -28,38 +28,6 @@ static fv_pg_test_db db;
 /* Helpers                                                                */
 /* ---------------------------------------------------------------------- */
 
-/* Everything the pools log, for the tests that check what is logged. */
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char log_buf[64 * 1024];
-static size_t log_len;
-
-static void capture_log(void *user, fv_pg_log_level level, const char *msg)
-{
-    (void)user;
-    (void)level;
-    pthread_mutex_lock(&log_mu);
-    int w = snprintf(log_buf + log_len, sizeof log_buf - log_len, "%s\n", msg);
-    if (w > 0 && (size_t)w < sizeof log_buf - log_len)
-        log_len += (size_t)w;
-    pthread_mutex_unlock(&log_mu);
-}
-
-static void log_reset(void)
-{
-    pthread_mutex_lock(&log_mu);
-    log_len = 0;
-    log_buf[0] = '\0';
-    pthread_mutex_unlock(&log_mu);
-}
-
-static bool log_has(const char *s)
-{
-    pthread_mutex_lock(&log_mu);
-    bool r = strstr(log_buf, s) != NULL;
-    pthread_mutex_unlock(&log_mu);
-    return r;
-}
-
 /* The test database's URL, with search_path set to `schema` when given. */
 static const char *url_for(const char *schema, char *buf, size_t cap)
 {
@@ -80,7 +48,7 @@ static fv_pg_pool *pool_open_schema(int size, int acquire_ms, const char *schema
     cfg.url = url_for(schema, url, sizeof url);
     cfg.size = size;
     cfg.acquire_timeout_ms = acquire_ms;
-    cfg.log = capture_log;
+    cfg.log = fv_pg_test_log;
     fv_pg_pool *p = fv_pg_pool_new(&cfg, &e);
     if (p == NULL)
         fprintf(stderr, "\n  pool: %s: %s\n", fv_err_name(e.code), e.msg);
@@ -531,41 +499,41 @@ static void test_pg_infra__sqlstate_constraints(void)
 
     /* 23505 unique violation: CONFLICT; neither the message nor the log
      * quotes the value (the server's DETAIL does: "Key (k)=(...)"). */
-    log_reset();
+    fv_pg_test_log_reset();
     FV_ASSERT_INT_EQ(insert_child(c, &a, "s3cr3t-key", "2", "1", &e), FV_E_CONFLICT);
     FV_ASSERT_INT_EQ(e.code, FV_E_CONFLICT);
     CU_ASSERT(strstr(e.msg, "s3cr3t") == NULL);
     CU_ASSERT(strstr(e.msg, "INSERT") == NULL);
     CU_ASSERT(strstr(e.msg, "insert_child") != NULL);
-    CU_ASSERT(log_has("sqlstate=23505"));
-    CU_ASSERT(log_has("constraint=e_child_pkey"));
-    CU_ASSERT(log_has("statement=INSERT INTO e_child"));
-    CU_ASSERT(!log_has("s3cr3t"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=23505") > 0);
+    CU_ASSERT(fv_pg_test_log_count("constraint=e_child_pkey") > 0);
+    CU_ASSERT(fv_pg_test_log_count("statement=INSERT INTO e_child") > 0);
+    FV_ASSERT_INT_EQ(fv_pg_test_log_count("s3cr3t"), 0);
 
     /* 23502 not null, 23514 check: INVALID. */
     FV_ASSERT_INT_EQ(insert_child(c, &a, "k2", NULL, "1", &e), FV_E_INVALID);
-    CU_ASSERT(log_has("sqlstate=23502"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=23502") > 0);
     FV_ASSERT_INT_EQ(insert_child(c, &a, "k3", "-5", "1", &e), FV_E_INVALID);
-    CU_ASSERT(log_has("sqlstate=23514"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=23514") > 0);
     /* 23503 foreign key: PRECONDITION. */
     FV_ASSERT_INT_EQ(insert_child(c, &a, "k4", "1", "999", &e), FV_E_PRECONDITION);
-    CU_ASSERT(log_has("sqlstate=23503"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=23503") > 0);
     /* Class 22: 22012 division by zero, 22P02 bad text; the value is not
      * logged (class 22 messages quote it). */
-    log_reset();
+    fv_pg_test_log_reset();
     PGresult *r = NULL;
     const char *zero[] = {"0"};
     FV_ASSERT_INT_EQ(fv_pg_exec(c, &a, "divide", "SELECT 1 / $1::int", 1, zero, NULL, NULL, &r, &e),
                      FV_E_INVALID);
-    CU_ASSERT(log_has("sqlstate=22012"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=22012") > 0);
     const char *word[] = {"n0t-a-number"};
     FV_ASSERT_INT_EQ(fv_pg_exec(c, &a, "to_int", "SELECT $1::int", 1, word, NULL, NULL, &r, &e),
                      FV_E_INVALID);
-    CU_ASSERT(log_has("sqlstate=22P02"));
-    CU_ASSERT(!log_has("n0t-a-number"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=22P02") > 0);
+    FV_ASSERT_INT_EQ(fv_pg_test_log_count("n0t-a-number"), 0);
     /* Anything else: INTERNAL (42P01 undefined table). */
     FV_ASSERT_INT_EQ(q(c, &a, "SELECT * FROM no_such_table", NULL, &e), FV_E_INTERNAL);
-    CU_ASSERT(log_has("sqlstate=42P01"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=42P01") > 0);
 
     /* None of these broke the connection. */
     FV_ASSERT_INT_EQ(q_int(c, "SELECT 5"), 5);
@@ -590,13 +558,13 @@ static void test_pg_infra__sqlstate_timeout_and_resources(void)
      * temp_file_limit): EXHAUSTED. */
     must_q(c, &a, "SET work_mem = '64kB'");
     must_q(c, &a, "SET temp_file_limit = '64kB'");
-    log_reset();
+    fv_pg_test_log_reset();
     FV_ASSERT_INT_EQ(q(c, &a,
                        "SELECT count(*) FROM (SELECT g FROM generate_series(1, 300000) g "
                        "ORDER BY g DESC) s",
                        NULL, &e),
                      FV_E_EXHAUSTED);
-    CU_ASSERT(log_has("sqlstate=53400"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=53400") > 0);
     must_q(c, &a, "RESET ALL");
     /* 53200 out of memory, raised as such. */
     FV_ASSERT_INT_EQ(
@@ -623,9 +591,9 @@ static void test_pg_infra__sqlstate_serialization_failure(void)
     must_q(c, &a, "BEGIN ISOLATION LEVEL REPEATABLE READ");
     must_q(c, &a, "SELECT v FROM e_ser WHERE id = 1");
     side_exec(s, "UPDATE e_ser SET v = v + 1 WHERE id = 1");
-    log_reset();
+    fv_pg_test_log_reset();
     FV_ASSERT_INT_EQ(q(c, &a, "UPDATE e_ser SET v = v + 10 WHERE id = 1", NULL, &e), FV_E_ABORTED);
-    CU_ASSERT(log_has("sqlstate=40001"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=40001") > 0);
     /* Released inside a failed transaction: rolled back, usable again. */
     fv_pg_release(p, c);
     c = must_acquire(p);
@@ -655,9 +623,9 @@ static void test_pg_infra__sqlstate_deadlock(void)
     side_exec(s, "BEGIN");
     side_exec(s, "UPDATE e_dl SET v = 2 WHERE id = 2");
     CU_ASSERT_FATAL(PQsendQuery(s, "UPDATE e_dl SET v = 2 WHERE id = 1") == 1);
-    log_reset();
+    fv_pg_test_log_reset();
     FV_ASSERT_INT_EQ(q(c, &a, "UPDATE e_dl SET v = 1 WHERE id = 2", NULL, &e), FV_E_ABORTED);
-    CU_ASSERT(log_has("sqlstate=40P01"));
+    CU_ASSERT(fv_pg_test_log_count("sqlstate=40P01") > 0);
     fv_pg_release(p, c); /* rolls back: the side session goes on */
     for (PGresult *r = PQgetResult(s); r != NULL; r = PQgetResult(s)) {
         CU_ASSERT(PQresultStatus(r) == PGRES_COMMAND_OK);
@@ -739,11 +707,11 @@ static void test_pg_infra__terminated_while_idle(void)
     fv_pg_release(p, c);
     /* The idle connection's backend is gone: acquire notices (the socket
      * says so) and reconnects, so the caller never sees the failure. */
-    log_reset();
+    fv_pg_test_log_reset();
     c = must_acquire(p);
     CU_ASSERT(PQbackendPID(fv_pg_conn_raw(c)) != pid);
     FV_ASSERT_INT_EQ(q_int(c, "SELECT 8"), 8);
-    CU_ASSERT(log_has("reconnecting"));
+    CU_ASSERT(fv_pg_test_log_count("reconnecting") > 0);
     fv_pg_release(p, c);
     fv_pg_pool_free(p);
 }
@@ -843,11 +811,11 @@ static void test_pg_infra__tx_retries_aborted(void)
     setup_tables();
     /* A real serialization failure on the first attempt, then success. */
     tx_ctx t = {0, FV_OK, 1, false, "tx-retried"};
-    log_reset();
+    fv_pg_test_log_reset();
     FV_ASSERT_INT_EQ(fv_pg_tx(p, true, tx_body, &t, &e), FV_OK);
     FV_ASSERT_INT_EQ(t.calls, 2);
     FV_ASSERT_INT_EQ(child_count("tx-retried"), 1);
-    CU_ASSERT(log_has("retry 1 of 5"));
+    CU_ASSERT(fv_pg_test_log_count("retry 1 of 5") > 0);
     /* The first attempt's write was rolled back: only the side update. */
     PGconn *s = side_open(NULL);
     FV_ASSERT_INT_EQ(side_int(s, "SELECT v FROM e_ser WHERE id = 1"), 1);

@@ -66,38 +66,6 @@ static fv_pg_store *store;
 static fv_task_repo repo;
 static const fv_uuid tenant = {{0x10, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1}};
 
-/* What the pool, the store and the buses log. */
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char log_buf[16 * 1024];
-static size_t log_len;
-
-static void capture_log(void *user, fv_pg_log_level level, const char *msg)
-{
-    (void)user;
-    (void)level;
-    pthread_mutex_lock(&log_mu);
-    int w = snprintf(log_buf + log_len, sizeof log_buf - log_len, "%s\n", msg);
-    if (w > 0 && (size_t)w < sizeof log_buf - log_len)
-        log_len += (size_t)w;
-    pthread_mutex_unlock(&log_mu);
-}
-
-static bool log_has(const char *needle)
-{
-    pthread_mutex_lock(&log_mu);
-    bool found = strstr(log_buf, needle) != NULL;
-    pthread_mutex_unlock(&log_mu);
-    return found;
-}
-
-static void log_reset(void)
-{
-    pthread_mutex_lock(&log_mu);
-    log_len = 0;
-    log_buf[0] = '\0';
-    pthread_mutex_unlock(&log_mu);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -183,7 +151,7 @@ static int setup(void)
         return -1;
     fv_pg_store_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.log = capture_log;
+    cfg.log = fv_pg_test_log;
     fv_error e;
     store = fv_pg_store_new(pool, &cfg, &e);
     if (store == NULL) {
@@ -200,7 +168,7 @@ static int setup(void)
         fv_pg_store_free(store);
         return -1;
     }
-    log_reset();
+    fv_pg_test_log_reset();
     return 0;
 }
 
@@ -565,12 +533,12 @@ static void test_pg_tasks__generic_plans(void)
     memset(&pc, 0, sizeof pc);
     pc.url = db.url;
     pc.size = 1;
-    pc.log = capture_log;
+    pc.log = fv_pg_test_log;
     fv_pg_pool *one = fv_pg_pool_new(&pc, &e);
     CU_ASSERT_FATAL(one != NULL);
     fv_pg_store_config sc;
     memset(&sc, 0, sizeof sc);
-    sc.log = capture_log;
+    sc.log = fv_pg_test_log;
     fv_pg_store *st = fv_pg_store_new(one, &sc, &e);
     CU_ASSERT_FATAL(st != NULL);
     fv_deps d;
@@ -778,7 +746,7 @@ static fv_pg_bus *bus_open(const char *app)
     char url[FV_PG_TEST_URL_MAX + 64];
     url_named(url, sizeof url, app);
     fv_error e;
-    fv_pg_bus *b = fv_pg_bus_new(pool, url, capture_log, NULL, &e);
+    fv_pg_bus *b = fv_pg_bus_new(pool, url, fv_pg_test_log, NULL, &e);
     if (b == NULL)
         fprintf(stderr, "bus_open: %s: %s\n", fv_err_name(e.code), e.msg);
     return b;
@@ -822,7 +790,7 @@ static void test_pg_tasks__bus_across_two_buses(void)
         FV_ASSERT_INT_EQ(x->msgs[2].kind, FV_BUS_QUEUE);
         FV_ASSERT_STR_EQ(x->msgs[2].queue, "q2");
     }
-    CU_ASSERT(log_has("dropped a malformed notification"));
+    CU_ASSERT(fv_pg_test_log_count("dropped a malformed notification") > 0);
     /* Nothing else arrives (the malformed one stayed out). */
     sleep_ms(200);
     FV_ASSERT_INT_EQ(inbox_count(&in_a), 3);
@@ -857,8 +825,8 @@ static void test_pg_tasks__bus_reconnects_and_resyncs(void)
                              "datname = current_database()) k"),
                      1);
     CU_ASSERT_FATAL(inbox_wait(&in, 0, 1, 15));
-    CU_ASSERT(log_has("lost the listening connection"));
-    CU_ASSERT(log_has("listening again"));
+    CU_ASSERT(fv_pg_test_log_count("lost the listening connection") > 0);
+    CU_ASSERT(fv_pg_test_log_count("listening again") > 0);
     FV_ASSERT_INT_EQ(sql_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                              "'bus_killed' AND datname = current_database()"),
                      1);
@@ -994,12 +962,12 @@ static void test_pg_tasks__bus_full_queue(void)
     pc.url = db.url;
     pc.size = 1;
     pc.acquire_timeout_ms = 60000;
-    pc.log = capture_log;
+    pc.log = fv_pg_test_log;
     fv_pg_pool *one = fv_pg_pool_new(&pc, &e);
     CU_ASSERT_FATAL(one != NULL);
     char url[FV_PG_TEST_URL_MAX + 64];
     url_named(url, sizeof url, "bus_full_pub");
-    fv_pg_bus *a = fv_pg_bus_new(one, url, capture_log, NULL, &e);
+    fv_pg_bus *a = fv_pg_bus_new(one, url, fv_pg_test_log, NULL, &e);
     fv_pg_bus *b = bus_open("bus_full_sub");
     CU_ASSERT_FATAL(a != NULL && b != NULL);
     tally t;
@@ -1025,11 +993,7 @@ static void test_pg_tasks__bus_full_queue(void)
     CU_ASSERT(accepted > 1000);
     /* Refused again, logged once. */
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &m, &e), FV_E_EXHAUSTED);
-    pthread_mutex_lock(&log_mu);
-    const char *first = strstr(log_buf, "queue of notices to send is full");
-    bool once = first != NULL && strstr(first + 1, "queue of notices to send is full") == NULL;
-    pthread_mutex_unlock(&log_mu);
-    CU_ASSERT(once);
+    FV_ASSERT_INT_EQ(fv_pg_test_log_count("queue of notices to send is full"), 1);
 
     fv_pg_release(one, held);
     FV_ASSERT_INT_EQ(tally_wait(&t, (size_t)accepted, 30), (size_t)accepted);
@@ -1040,7 +1004,7 @@ static void test_pg_tasks__bus_full_queue(void)
     m.event_id = accepted + 1;
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &m, &e), FV_OK);
     FV_ASSERT_INT_EQ(tally_wait(&t, (size_t)accepted + 1, 30), (size_t)accepted + 1);
-    CU_ASSERT(log_has("has room again"));
+    CU_ASSERT(fv_pg_test_log_count("has room again") > 0);
 
     fv_event_bus_unsubscribe(fv_pg_event_bus(b), sub);
     fv_pg_bus_free(a);
@@ -1173,7 +1137,7 @@ int main(void)
     memset(&cfg, 0, sizeof cfg);
     cfg.url = db.url;
     cfg.size = THREADS + 4;
-    cfg.log = capture_log;
+    cfg.log = fv_pg_test_log;
     pool = fv_pg_pool_new(&cfg, &e);
     if (pool == NULL) {
         fprintf(stderr, "pg_tasks: could not open a pool: %s\n", e.msg);

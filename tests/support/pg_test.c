@@ -1,6 +1,7 @@
 /* A fresh database per test executable on the ctest cluster (pg_test.h). */
 #include "tests/support/pg_test.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,4 +146,44 @@ int fv_pg_test_db_drop(fv_pg_test_db *db)
         return -1;
     db->name[0] = '\0';
     return 0;
+}
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_buf[64 * 1024];
+static size_t log_len;
+
+void fv_pg_test_log(void *user, fv_pg_log_level level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    pthread_mutex_lock(&log_mu);
+    int w = snprintf(log_buf + log_len, sizeof log_buf - log_len, "%s\n", msg);
+    if (w > 0 && (size_t)w < sizeof log_buf - log_len)
+        log_len += (size_t)w;
+    pthread_mutex_unlock(&log_mu);
+}
+
+void fv_pg_test_log_reset(void)
+{
+    pthread_mutex_lock(&log_mu);
+    log_len = 0;
+    log_buf[0] = '\0';
+    pthread_mutex_unlock(&log_mu);
+}
+
+int fv_pg_test_log_count(const char *needle)
+{
+    int n = 0;
+    pthread_mutex_lock(&log_mu);
+    for (const char *at = strstr(log_buf, needle); at != NULL; at = strstr(at + 1, needle))
+        n++;
+    pthread_mutex_unlock(&log_mu);
+    return n;
+}
+
+void fv_pg_test_log_dump(void)
+{
+    pthread_mutex_lock(&log_mu);
+    fprintf(stderr, "\n  log: %s\n", log_buf);
+    pthread_mutex_unlock(&log_mu);
 }

@@ -17,6 +17,8 @@
 #ifndef FV_TESTS_SUPPORT_PG_TEST_H
 #define FV_TESTS_SUPPORT_PG_TEST_H
 
+#include "adapters/postgres/pg.h"
+
 #define FV_PG_TEST_URL_MAX 1024
 
 typedef struct fv_pg_test_db {
@@ -37,5 +39,22 @@ int fv_pg_test_db_create(fv_pg_test_db *db);
 /* Drop the database (terminating sessions still connected to it). Safe on a
  * db whose create failed. Returns 0, or -1 after printing why. */
 int fv_pg_test_db_drop(fv_pg_test_db *db);
+
+/*
+ * A log hook (fv_pg_log_fn: give it to pools, stores and buses) that keeps
+ * what they log in one process-wide buffer (64 KiB; what does not fit is
+ * cut), for the tests that check what is logged. These four are
+ * thread-safe.
+ */
+void fv_pg_test_log(void *user, fv_pg_log_level level, const char *msg);
+
+/* Forget what was logged. */
+void fv_pg_test_log_reset(void);
+
+/* How many times `needle` occurs in what was logged since the last reset. */
+int fv_pg_test_log_count(const char *needle);
+
+/* Print what was logged on stderr (to explain a failed assertion). */
+void fv_pg_test_log_dump(void);
 
 #endif
