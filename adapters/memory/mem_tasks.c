@@ -588,6 +588,14 @@ static bool events_reserve(mtask *mt)
     return true;
 }
 
+/* A new event for mt with room for it there, not yet appended; false on
+ * OOM (nothing to free: reserved room is not observable). */
+static bool event_prepare(mtask *mt, fv_time at, fv_task_event_type type, fv_log_level level,
+                          const char *message, fv_json data, mevent *e)
+{
+    return events_reserve(mt) && event_build(at, type, level, message, data, e);
+}
+
 /* Append a built event (room reserved); returns its id. */
 static int64_t events_append(mtask *mt, const mevent *e)
 {
@@ -714,10 +722,9 @@ static mtask *task_build(const fv_task_new *in)
         !own_str(src->progress_details, &mt->t.progress_details) ||
         !own_str(src->worker_id, &mt->t.worker_id))
         goto fail;
-    if (!events_reserve(mt))
-        goto fail;
     mevent e;
-    if (!event_build(src->created_at, FV_TEV_TASK_CREATED, 0, NULL, in->created_event_data, &e))
+    if (!event_prepare(mt, src->created_at, FV_TEV_TASK_CREATED, 0, NULL, in->created_event_data,
+                       &e))
         goto fail;
     events_append(mt, &e);
     mt->hash = fv_uuid_hash(&src->id);
@@ -1201,14 +1208,14 @@ static fv_err op_claim(void *self, fv_arena *a, const fv_claim_request *c, fv_ta
         rc = exhausted(err);
         goto done;
     }
-    if (!event_build(c->now, FV_TEV_TASK_STARTED, 0, NULL, data, &e)) {
+    if (!event_prepare(mt, c->now, FV_TEV_TASK_STARTED, 0, NULL, data, &e)) {
         owned_discard(&op);
         rc = exhausted(err);
         goto done;
     }
     next.last_event_id = (int64_t)mt->nev + 1;
-    if (!events_reserve(mt) || !heap_reserve(&T->running, 1) ||
-        !holder_prepare(T, &c->tenant_id, &c->worker_uuid, &hp) || !task_copy(a, &next, out)) {
+    if (!heap_reserve(&T->running, 1) || !holder_prepare(T, &c->tenant_id, &c->worker_uuid, &hp) ||
+        !task_copy(a, &next, out)) {
         holder_discard(&hp);
         fv_free(e.block);
         owned_discard(&op);
@@ -1264,14 +1271,14 @@ static fv_err apply_plan(fv__mem_tasks *T, fv_arena *a, mtask *mt, const fv_task
     mattempt at = {{0}, NULL};
     if (!owned_prepare(&mt->t, &next, &op))
         return exhausted(err);
-    if (!event_build(now, tr->event, 0, NULL, tr->event_data, &e)) {
+    if (!event_prepare(mt, now, tr->event, 0, NULL, tr->event_data, &e)) {
         owned_discard(&op);
         return exhausted(err);
     }
     if (tr->has_attempt && !attempt_build(&tr->attempt_row, &at))
         goto oom;
     next.last_event_id = (int64_t)mt->nev + 1;
-    if (!events_reserve(mt) || (tr->has_attempt && !attempts_reserve(mt)) ||
+    if ((tr->has_attempt && !attempts_reserve(mt)) ||
         (to_pending && !pending_reserve(mt, &next, now)) || !task_copy(a, &next, out))
         goto oom;
     if (tr_out != NULL && !transition_copy(a, tr, tr_out))
@@ -1396,13 +1403,7 @@ static fv_err op_report_progress(void *self, const fv_uuid *tenant, const fv_uui
         rc = exhausted(err);
         goto done;
     }
-    if (!event_build(now, FV_TEV_PROGRESS, 0, NULL, data, &e)) {
-        owned_discard(&op);
-        rc = exhausted(err);
-        goto done;
-    }
-    if (!events_reserve(mt)) {
-        fv_free(e.block);
+    if (!event_prepare(mt, now, FV_TEV_PROGRESS, 0, NULL, data, &e)) {
         owned_discard(&op);
         rc = exhausted(err);
         goto done;
@@ -1430,13 +1431,8 @@ static fv_err op_append_event(void *self, const fv_uuid *tenant, const fv_uuid *
     if (!is_log && !live(&mt->t))
         goto done;
     mevent e;
-    if (!event_build(ev->at, ev->type, is_log ? ev->level : 0, is_log ? ev->message : NULL,
-                     ev->data, &e)) {
-        rc = exhausted(err);
-        goto done;
-    }
-    if (!events_reserve(mt)) {
-        fv_free(e.block);
+    if (!event_prepare(mt, ev->at, ev->type, is_log ? ev->level : 0, is_log ? ev->message : NULL,
+                       ev->data, &e)) {
         rc = exhausted(err);
         goto done;
     }
