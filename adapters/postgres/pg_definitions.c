@@ -12,44 +12,16 @@
 
 static fv_retry_policy retry_of(const fv_db_definition_v *r, bool configured)
 {
-    fv_retry_policy p;
-    memset(&p, 0, sizeof p);
-    if (configured) {
-        if (r->configured_retry_max_retries_valid) {
-            p.set |= FV_RETRY_HAS_MAX_RETRIES;
-            p.max_retries = r->configured_retry_max_retries;
-        }
-        if (r->configured_retry_initial_delay_ms_valid) {
-            p.set |= FV_RETRY_HAS_INITIAL_DELAY;
-            p.initial_delay_ms = r->configured_retry_initial_delay_ms;
-        }
-        if (r->configured_retry_backoff_coefficient_valid) {
-            p.set |= FV_RETRY_HAS_BACKOFF;
-            p.backoff_coefficient = r->configured_retry_backoff_coefficient;
-        }
-        if (r->configured_retry_max_delay_ms_valid) {
-            p.set |= FV_RETRY_HAS_MAX_DELAY;
-            p.max_delay_ms = r->configured_retry_max_delay_ms;
-        }
-        return p;
-    }
-    if (r->retry_max_retries_valid) {
-        p.set |= FV_RETRY_HAS_MAX_RETRIES;
-        p.max_retries = r->retry_max_retries;
-    }
-    if (r->retry_initial_delay_ms_valid) {
-        p.set |= FV_RETRY_HAS_INITIAL_DELAY;
-        p.initial_delay_ms = r->retry_initial_delay_ms;
-    }
-    if (r->retry_backoff_coefficient_valid) {
-        p.set |= FV_RETRY_HAS_BACKOFF;
-        p.backoff_coefficient = r->retry_backoff_coefficient;
-    }
-    if (r->retry_max_delay_ms_valid) {
-        p.set |= FV_RETRY_HAS_MAX_DELAY;
-        p.max_delay_ms = r->retry_max_delay_ms;
-    }
-    return p;
+    if (configured)
+        return fv__pg_retry_of(
+            r->configured_retry_max_retries_valid, r->configured_retry_max_retries,
+            r->configured_retry_initial_delay_ms_valid, r->configured_retry_initial_delay_ms,
+            r->configured_retry_backoff_coefficient_valid, r->configured_retry_backoff_coefficient,
+            r->configured_retry_max_delay_ms_valid, r->configured_retry_max_delay_ms);
+    return fv__pg_retry_of(r->retry_max_retries_valid, r->retry_max_retries,
+                           r->retry_initial_delay_ms_valid, r->retry_initial_delay_ms,
+                           r->retry_backoff_coefficient_valid, r->retry_backoff_coefficient,
+                           r->retry_max_delay_ms_valid, r->retry_max_delay_ms);
 }
 
 /* A definition as reads give it; strings point into the query's result,

@@ -131,6 +131,31 @@ fv_json fv__pg_json_of(const char *s)
     return (fv_json){s, strlen(s)};
 }
 
+fv_retry_policy fv__pg_retry_of(bool max_retries_valid, int64_t max_retries,
+                                bool initial_delay_ms_valid, int64_t initial_delay_ms,
+                                bool backoff_coefficient_valid, double backoff_coefficient,
+                                bool max_delay_ms_valid, int64_t max_delay_ms)
+{
+    fv_retry_policy p = {0};
+    if (max_retries_valid) {
+        p.set |= FV_RETRY_HAS_MAX_RETRIES;
+        p.max_retries = max_retries;
+    }
+    if (initial_delay_ms_valid) {
+        p.set |= FV_RETRY_HAS_INITIAL_DELAY;
+        p.initial_delay_ms = initial_delay_ms;
+    }
+    if (backoff_coefficient_valid) {
+        p.set |= FV_RETRY_HAS_BACKOFF;
+        p.backoff_coefficient = backoff_coefficient;
+    }
+    if (max_delay_ms_valid) {
+        p.set |= FV_RETRY_HAS_MAX_DELAY;
+        p.max_delay_ms = max_delay_ms;
+    }
+    return p;
+}
+
 fv_db_text_array fv__pg_tags(const fv_tags *t)
 {
     return (fv_db_text_array){t->v, t->n};

@@ -127,6 +127,13 @@ bool fv__pg_json_text(fv_arena *a, fv_json j, const char **out);
 /* A JSON column (NULL pointer = absent). */
 fv_json fv__pg_json_of(const char *s);
 
+/* A retry policy from its four nullable columns: a NULL column (valid
+ * false) leaves its field unset. */
+fv_retry_policy fv__pg_retry_of(bool max_retries_valid, int64_t max_retries,
+                                bool initial_delay_ms_valid, int64_t initial_delay_ms,
+                                bool backoff_coefficient_valid, double backoff_coefficient,
+                                bool max_delay_ms_valid, int64_t max_delay_ms);
+
 /* Text arrays of parameters: tags as fv_db_text_array (no copy). */
 fv_db_text_array fv__pg_tags(const fv_tags *t);
 

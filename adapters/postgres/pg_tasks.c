@@ -142,23 +142,10 @@ static fv_err task_of(fv_arena *a, const fv_db_task_execution_v *r, fv_task *t, 
     t->execution_count = r->execution_count;
     t->max_retries = r->max_retries;
     t->timeout_ms = r->timeout_ms;
-    fv_retry_policy *p = &t->retry_policy;
-    if (r->retry_max_retries_valid) {
-        p->set |= FV_RETRY_HAS_MAX_RETRIES;
-        p->max_retries = r->retry_max_retries;
-    }
-    if (r->retry_initial_delay_ms_valid) {
-        p->set |= FV_RETRY_HAS_INITIAL_DELAY;
-        p->initial_delay_ms = r->retry_initial_delay_ms;
-    }
-    if (r->retry_backoff_coefficient_valid) {
-        p->set |= FV_RETRY_HAS_BACKOFF;
-        p->backoff_coefficient = r->retry_backoff_coefficient;
-    }
-    if (r->retry_max_delay_ms_valid) {
-        p->set |= FV_RETRY_HAS_MAX_DELAY;
-        p->max_delay_ms = r->retry_max_delay_ms;
-    }
+    t->retry_policy = fv__pg_retry_of(
+        r->retry_max_retries_valid, r->retry_max_retries, r->retry_initial_delay_ms_valid,
+        r->retry_initial_delay_ms, r->retry_backoff_coefficient_valid, r->retry_backoff_coefficient,
+        r->retry_max_delay_ms_valid, r->retry_max_delay_ms);
     t->has_progress = r->progress_valid;
     t->progress = r->progress;
     t->progress_details = opt_text(r->progress_details_valid, r->progress_details);
