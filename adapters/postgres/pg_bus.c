@@ -102,10 +102,8 @@ static bool format_payload(const fv_bus_msg *m, char buf[PAYLOAD_MAX])
     int w;
     switch (m->kind) {
     case FV_BUS_QUEUE: {
-        if (m->queue == NULL)
-            return false;
-        size_t n = strlen(m->queue);
-        if (n == 0 || n > FV_TASK_QUEUE_MAX)
+        /* The receivers' rule (parse_payload), so nothing sent is dropped. */
+        if (m->queue == NULL || fv_task_queue_validate(m->queue, NULL) != FV_OK)
             return false;
         fv_uuid_format(&m->tenant_id, tenant);
         w = snprintf(buf, PAYLOAD_MAX, "Q %s %s", tenant, m->queue);
@@ -147,8 +145,9 @@ static bool parse_payload(const char *s, fv_bus_msg *m)
         return false;
     const char *p = s + 2;
     if (s[0] == 'Q') {
-        size_t n = strlen(p) > FV_UUID_STR_LEN ? strlen(p) - FV_UUID_STR_LEN - 1 : 0;
-        if (!take_uuid(&p, &m->tenant_id) || n == 0 || n > FV_TASK_QUEUE_MAX)
+        /* Any client of the database may notify: the queue gets the checks
+         * of a submitted one (length, UTF-8, no control characters). */
+        if (!take_uuid(&p, &m->tenant_id) || fv_task_queue_validate(p, NULL) != FV_OK)
             return false;
         m->kind = FV_BUS_QUEUE;
         m->queue = p;
