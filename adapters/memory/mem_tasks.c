@@ -1783,14 +1783,17 @@ done:
 }
 
 /* Copy a list of task pointers into an fv_task_list in the arena. */
-static bool tasks_copy(fv_arena *a, const mtask *const *v, size_t n, fv_task_list *out)
+/* v holds mtask pointers stored as void * (an fv__mem_vec's entries). */
+static bool tasks_copy(fv_arena *a, void *const *v, size_t n, fv_task_list *out)
 {
     fv_task_list l = {fv_arena_calloc(a, n + 1, sizeof(fv_task)), 0, 0};
     if (l.items == NULL)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!mtask_copy(a, v[i], &l.items[i]))
+    for (size_t i = 0; i < n; i++) {
+        const mtask *mt = v[i];
+        if (!mtask_copy(a, mt, &l.items[i]))
             return false;
+    }
     l.n = n;
     l.total = (int64_t)n;
     *out = l;
@@ -1811,8 +1814,10 @@ static bool collect_expired(const mheap *h, size_t i, fv_time now, fv__mem_vec *
 
 static int started_cmp(const void *x, const void *y)
 {
-    const fv_task *a = &(*(const mtask *const *)x)->t;
-    const fv_task *b = &(*(const mtask *const *)y)->t;
+    const mtask *ma = *(void *const *)x; /* entries of an fv__mem_vec */
+    const mtask *mb = *(void *const *)y;
+    const fv_task *a = &ma->t;
+    const fv_task *b = &mb->t;
     if (a->started_at != b->started_at)
         return a->started_at < b->started_at ? -1 : 1;
     return fv_uuid_cmp(&a->id, &b->id);
@@ -1831,7 +1836,7 @@ static fv_err op_expired_attempts(void *self, fv_arena *a, fv_time now, size_t l
     }
     if (acc.n > 0)
         qsort(acc.v, acc.n, sizeof *acc.v, started_cmp);
-    if (!tasks_copy(a, (const mtask *const *)acc.v, acc.n < limit ? acc.n : limit, out))
+    if (!tasks_copy(a, acc.v, acc.n < limit ? acc.n : limit, out))
         rc = exhausted(err);
 done:
     pthread_mutex_unlock(&T->lock);
