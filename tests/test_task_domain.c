@@ -301,10 +301,36 @@ static void test_task_domain__json_writer_escapes_and_nests(void)
                      "\"raw\":{\"x\":1},\"bad\":\"a\\ufffd\\u0000z\"}");
     FV_ASSERT_INT_EQ(j.n, strlen(j.p));
 
+    /* The other short escapes, DEL kept as it is (JSON allows it), numbers
+     * JSON cannot hold, a double that needs 17 digits, the smallest int. */
+    fv_jsonw_init(&w, &a);
+    fv_jsonw_array_begin(&w);
+    fv_jsonw_str(&w, "\r\b\f\x7f");
+    fv_jsonw_double(&w, INFINITY);
+    fv_jsonw_double(&w, -INFINITY);
+    fv_jsonw_double(&w, 0.1 + 0.2);
+    fv_jsonw_int(&w, INT64_MIN);
+    fv_jsonw_array_end(&w);
+    FV_ASSERT_STR_EQ(js(&a, fv_jsonw_finish(&w)),
+                     "[\"\\r\\b\\f\x7f\",null,null,0.30000000000000004,-9223372036854775808]");
+
     /* Unbalanced nesting is refused. */
     fv_jsonw_init(&w, &a);
     fv_jsonw_object_begin(&w);
     CU_ASSERT_FALSE(fv_json_present(fv_jsonw_finish(&w)));
+
+    /* FV_JSONW_MAX_DEPTH levels pass; one more fails the writer. */
+    for (int extra = 0; extra <= 1; extra++) {
+        fv_jsonw_init(&w, &a);
+        for (int i = 0; i < FV_JSONW_MAX_DEPTH + extra; i++)
+            fv_jsonw_array_begin(&w);
+        for (int i = 0; i < FV_JSONW_MAX_DEPTH + extra; i++)
+            fv_jsonw_array_end(&w);
+        j = fv_jsonw_finish(&w);
+        CU_ASSERT_EQUAL(fv_json_present(j), extra == 0);
+        if (extra == 0)
+            FV_ASSERT_INT_EQ(j.n, 2 * FV_JSONW_MAX_DEPTH);
+    }
 
     /* A full arena gives FV_JSON_NONE, never a truncated document. */
     fv_arena small;

@@ -452,6 +452,16 @@ static void m_scheduled_far(fv_task_submit_request *r)
     r->has_scheduled_at = true;
     r->scheduled_at = T0 + FV_TASK_SCHEDULE_MAX_AHEAD_MS + 1;
 }
+static void m_scheduled_none(fv_task_submit_request *r)
+{
+    r->has_scheduled_at = true;
+    r->scheduled_at = FV_TIME_NONE;
+}
+static void m_meta_missing(fv_task_submit_request *r)
+{
+    r->metadata = NULL;
+    r->n_metadata = 2;
+}
 static void m_key_empty(fv_task_submit_request *r)
 {
     r->idempotency_key = "";
@@ -503,6 +513,8 @@ static const bad_submit bad_submits[] = {
     {"backoff below 1", FV_E_INVALID, "retryPolicy.backoffCoefficient", m_policy_coefficient},
     {"initial delay negative", FV_E_INVALID, "retryPolicy.initialDelayMs", m_policy_delay},
     {"scheduledAt too far", FV_E_INVALID, "scheduledAt", m_scheduled_far},
+    {"scheduledAt not a time", FV_E_INVALID, "scheduledAt", m_scheduled_none},
+    {"metadata count without entries", FV_E_INVALID, "metadata", m_meta_missing},
     {"idempotency key empty", FV_E_INVALID, "idempotencyKey", m_key_empty},
     {"idempotency key too long", FV_E_INVALID, "idempotencyKey", m_key_long},
     {"idempotency key not UTF-8", FV_E_INVALID, "idempotencyKey", m_key_utf8},
@@ -1100,9 +1112,19 @@ static void test_task_usecases__no_online_worker_follows_live_statuses(void)
     r = must_submit_req(&(fv_task_submit_request){.tenant_id = fx.tenant, .kind = "task-0"});
     CU_ASSERT_TRUE(r.no_online_worker);
     CU_ASSERT_TRUE(r.created); /* a warning, not a refusal */
+    /* A replay of an idempotency key is warned about like a new submit. */
+    fv_task_submit_request replay = {
+        .tenant_id = fx.tenant, .kind = "task-0", .idempotency_key = "k0"};
+    CU_ASSERT_TRUE(must_submit_req(&replay).created);
+    r = must_submit_req(&replay);
+    CU_ASSERT_FALSE(r.created);
+    CU_ASSERT_TRUE(r.no_online_worker);
 
     fv_uuid wid = register_worker("w", 1);
     r = must_submit_req(&(fv_task_submit_request){.tenant_id = fx.tenant, .kind = "task-0"});
+    CU_ASSERT_FALSE(r.no_online_worker);
+    r = must_submit_req(&replay);
+    CU_ASSERT_FALSE(r.created);
     CU_ASSERT_FALSE(r.no_online_worker);
 
     /* Silent past the DEGRADED threshold: no ONLINE worker, though no job
