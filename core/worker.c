@@ -98,7 +98,8 @@ fv_worker_status fv_worker_effective_status(const fv_worker *w, fv_time now, con
     return severity(w->status) > severity(derived) ? w->status : derived;
 }
 
-fv_err fv_text_validate(const char *what, const char *s, size_t max, bool required, fv_error *err)
+static fv_err text_validate(const char *what, const char *s, size_t max, bool required,
+                            bool controls_ok, fv_error *err)
 {
     if (s == NULL || s[0] == '\0') {
         if (required)
@@ -111,12 +112,23 @@ fv_err fv_text_validate(const char *what, const char *s, size_t max, bool requir
                             max);
     if (!fv_utf8_valid(s, n))
         return fv_error_set(err, FV_E_INVALID, "%s is not valid UTF-8", what);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !controls_ok && i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7F)
             return fv_error_set(err, FV_E_INVALID, "%s must not contain control characters", what);
     }
     return FV_OK;
+}
+
+fv_err fv_text_validate(const char *what, const char *s, size_t max, bool required, fv_error *err)
+{
+    return text_validate(what, s, max, required, false, err);
+}
+
+fv_err fv_free_text_validate(const char *what, const char *s, size_t max, bool required,
+                             fv_error *err)
+{
+    return text_validate(what, s, max, required, true, err);
 }
 
 fv_err fv_json_validate_size(const char *what, fv_json j, size_t max, fv_error *err)

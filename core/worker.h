@@ -115,6 +115,10 @@ typedef struct fv_heartbeat {
 /* Validation helpers shared by use cases: each names `what` in its message.
  * Text must be valid UTF-8 without control characters. */
 fv_err fv_text_validate(const char *what, const char *s, size_t max, bool required, fv_error *err);
+/* The same for free text (log messages, details, keys): valid UTF-8 of at
+ * most max bytes, control characters (newlines, tabs) allowed. */
+fv_err fv_free_text_validate(const char *what, const char *s, size_t max, bool required,
+                             fv_error *err);
 fv_err fv_json_validate_size(const char *what, fv_json j, size_t max, fv_error *err);
 
 #endif

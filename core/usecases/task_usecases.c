@@ -5,6 +5,7 @@
 
 #include "core/usecases/task_usecases_int.h"
 #include "core/usecases/worker_usecases_int.h"
+#include "core/worker.h"
 #include "core/util/utf8.h"
 
 #include <math.h>
@@ -69,23 +70,6 @@ static bool empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
-/* UTF-8 text of a name-like field: 1..max bytes (or 0 when !required). */
-static fv_err utf8_text(const char *what, const char *s, size_t max, bool required, fv_error *err)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0) {
-        if (required)
-            return fv_error_set(err, FV_E_INVALID, "%s must not be empty", what);
-        return FV_OK;
-    }
-    if (n > max)
-        return fv_error_set(err, FV_E_INVALID, "%s is %zu bytes long, the limit is %zu", what, n,
-                            max);
-    if (!fv_utf8_valid(s, n))
-        return fv_error_set(err, FV_E_INVALID, "%s is not valid UTF-8", what);
-    return FV_OK;
-}
-
 /* ---- Submit ----------------------------------------------------------------- */
 
 static int kv_cmp(const void *x, const void *y)
@@ -144,8 +128,9 @@ static fv_err validate_submit(const fv_task_submit_request *r, fv_time now, fv_e
                                 "scheduledAt is more than %lld days ahead, the limit",
                                 (long long)(FV_TASK_SCHEDULE_MAX_AHEAD_MS / 86400000));
     }
-    if (r->idempotency_key != NULL && (rc = utf8_text("idempotencyKey", r->idempotency_key,
-                                                      FV_TASK_IDEM_KEY_MAX, true, err)) != FV_OK)
+    if (r->idempotency_key != NULL &&
+        (rc = fv_free_text_validate("idempotencyKey", r->idempotency_key, FV_TASK_IDEM_KEY_MAX,
+                                    true, err)) != FV_OK)
         return rc;
     if (r->has_idempotency_ttl &&
         (r->idempotency_ttl_seconds < 1 || r->idempotency_ttl_seconds > FV_TASK_IDEM_TTL_MAX_S))
@@ -437,7 +422,8 @@ fv_err fv_task_report_progress(const fv_deps *d, const fv_uuid *tenant, const fv
                             progress);
     if (empty(details))
         details = NULL;
-    if ((rc = utf8_text("details", details, FV_TASK_PROGRESS_DETAILS_MAX, false, err)) != FV_OK)
+    if ((rc = fv_free_text_validate("details", details, FV_TASK_PROGRESS_DETAILS_MAX, false,
+                                    err)) != FV_OK)
         return rc;
     fv_arena a;
     fv_arena_init(&a, 0);
@@ -477,7 +463,8 @@ fv_err fv_task_log(const fv_deps *d, const fv_uuid *tenant, const fv_uuid *id, f
                             (int)level);
     if (message == NULL)
         message = "";
-    if ((rc = utf8_text("message", message, FV_TASK_LOG_MESSAGE_MAX, false, err)) != FV_OK)
+    if ((rc = fv_free_text_validate("message", message, FV_TASK_LOG_MESSAGE_MAX, false, err)) !=
+        FV_OK)
         return rc;
     fv_arena a;
     fv_arena_init(&a, 0);
@@ -548,7 +535,7 @@ fv_err fv_task_heartbeat(const fv_deps *d, const fv_uuid *tenant, const fv_uuid 
 
 static fv_err state_key(const char *key, fv_error *err)
 {
-    return utf8_text("key", key, FV_TASK_STATE_KEY_MAX, true, err);
+    return fv_free_text_validate("key", key, FV_TASK_STATE_KEY_MAX, true, err);
 }
 
 fv_err fv_task_state_get(const fv_deps *d, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
