@@ -1609,6 +1609,17 @@ static fv_err op_state_set(void *self, const fv_uuid *tenant, const fv_uuid *id,
                            fv_json value, fv_error *err)
 {
     fv__mem_tasks *T = self;
+    /* Key and value in one block (the key, its NUL, then the value), built
+     * before the lock: it does not depend on the tables. */
+    size_t kn = strlen(key) + 1;
+    char *block = fv_malloc(kn + (value.n > 0 ? value.n : 1));
+    if (block == NULL)
+        return exhausted(err);
+    memcpy(block, key, kn);
+    if (value.n > 0)
+        memcpy(block + kn, value.p, value.n);
+    mstate e = {block, {block + kn, value.n}, block};
+
     fv_err rc = FV_OK;
     pthread_mutex_lock(&T->lock);
     mtask *mt = task_find_in(T, tenant, id);
@@ -1618,7 +1629,13 @@ static fv_err op_state_set(void *self, const fv_uuid *tenant, const fv_uuid *id,
     }
     bool hit;
     size_t i = state_pos(mt, key, &hit);
-    if (!hit && mt->nst >= FV_TASK_STATE_MAX_KEYS) {
+    if (hit) {
+        fv_free(mt->st[i].block);
+        mt->st[i] = e;
+        block = NULL;
+        goto done;
+    }
+    if (mt->nst >= FV_TASK_STATE_MAX_KEYS) {
         char s[FV_UUID_STR_LEN + 1];
         fv_uuid_format(id, s);
         rc =
@@ -1626,25 +1643,8 @@ static fv_err op_state_set(void *self, const fv_uuid *tenant, const fv_uuid *id,
                          s, FV_TASK_STATE_MAX_KEYS);
         goto done;
     }
-    /* Key and value in one block: the key, its NUL, then the value. */
-    size_t kn = strlen(key) + 1;
-    char *block = fv_malloc(kn + (value.n > 0 ? value.n : 1));
-    if (block == NULL) {
-        rc = exhausted(err);
-        goto done;
-    }
-    memcpy(block, key, kn);
-    if (value.n > 0)
-        memcpy(block + kn, value.p, value.n);
-    mstate e = {block, {block + kn, value.n}, block};
-    if (hit) {
-        fv_free(mt->st[i].block);
-        mt->st[i] = e;
-        goto done;
-    }
     mstate *v = fv__mem_grow(mt->st, sizeof *v, mt->nst, 1, &mt->stcap, 4);
     if (v == NULL) {
-        fv_free(block);
         rc = exhausted(err);
         goto done;
     }
@@ -1652,8 +1652,10 @@ static fv_err op_state_set(void *self, const fv_uuid *tenant, const fv_uuid *id,
     memmove(mt->st + i + 1, mt->st + i, (mt->nst - i) * sizeof *mt->st);
     mt->st[i] = e;
     mt->nst++;
+    block = NULL;
 done:
     pthread_mutex_unlock(&T->lock);
+    fv_free(block); /* not kept */
     return rc;
 }
 
