@@ -426,14 +426,7 @@ bool ct_tags_eq(const fv_tags *t, const char *const *want)
  * Snapshot
  */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
+void ct_sb_printf(ct_sbuf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -442,10 +435,10 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     CU_ASSERT_FATAL(s != NULL);
     size_t k = strlen(s);
     if (b->n + k + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 4096);
+        size_t cap = b->cap ? b->cap * 2 : 4096;
         while (cap < b->n + k + 1)
             cap *= 2;
-        char *p = fv_arena_grow(&ct.a, b->p, b->n + 1, cap);
+        char *p = fv_arena_grow(&ct.a, b->p, b->n + (b->p ? 1 : 0), cap);
         CU_ASSERT_FATAL(p != NULL);
         b->p = p;
         b->cap = cap;
@@ -464,85 +457,85 @@ static const char *opt_s(const char *s)
     return s ? s : "(null)";
 }
 
-static void sb_json(sbuf *b, const char *what, fv_json j)
+void ct_sb_json(ct_sbuf *b, const char *what, fv_json j)
 {
     if (j.p == NULL)
-        sb_printf(b, " %s=(none)", what);
+        ct_sb_printf(b, " %s=(none)", what);
     else
-        sb_printf(b, " %s=%.*s", what, (int)j.n, j.p);
+        ct_sb_printf(b, " %s=%.*s", what, (int)j.n, j.p);
 }
 
-static void sb_worker(sbuf *b, const fv_worker *w)
+static void sb_worker(ct_sbuf *b, const fv_worker *w)
 {
-    sb_printf(b, "worker %s tenant=%s space=%s name=%s version=%s type=%d status=%d",
-              uuid_s(&w->id), uuid_s(&w->tenant_id), w->space.has ? uuid_s(&w->space.id) : "-",
-              w->name, opt_s(w->version), (int)w->type, (int)w->status);
-    sb_printf(b, " host=%s pid=%s reg=%lld hb=%lld seen=%lld changed=%lld degraded=%d",
-              opt_s(w->host_name), opt_s(w->process_id), (long long)w->registered_at,
-              (long long)w->last_heartbeat_at, (long long)w->last_seen_at,
-              (long long)w->status_changed_at, (int)w->health_degraded);
-    sb_json(b, "metadata", w->metadata);
-    sb_json(b, "health", w->health_info);
+    ct_sb_printf(b, "worker %s tenant=%s space=%s name=%s version=%s type=%d status=%d",
+                 uuid_s(&w->id), uuid_s(&w->tenant_id), w->space.has ? uuid_s(&w->space.id) : "-",
+                 w->name, opt_s(w->version), (int)w->type, (int)w->status);
+    ct_sb_printf(b, " host=%s pid=%s reg=%lld hb=%lld seen=%lld changed=%lld degraded=%d",
+                 opt_s(w->host_name), opt_s(w->process_id), (long long)w->registered_at,
+                 (long long)w->last_heartbeat_at, (long long)w->last_seen_at,
+                 (long long)w->status_changed_at, (int)w->health_degraded);
+    ct_sb_json(b, "metadata", w->metadata);
+    ct_sb_json(b, "health", w->health_info);
 }
 
-static void sb_retry(sbuf *b, const fv_retry_policy *p)
+static void sb_retry(ct_sbuf *b, const fv_retry_policy *p)
 {
-    sb_printf(b, "{set=%u", p->set);
+    ct_sb_printf(b, "{set=%u", p->set);
     if (p->set & FV_RETRY_HAS_MAX_RETRIES)
-        sb_printf(b, " max=%lld", (long long)p->max_retries);
+        ct_sb_printf(b, " max=%lld", (long long)p->max_retries);
     if (p->set & FV_RETRY_HAS_INITIAL_DELAY)
-        sb_printf(b, " init=%lld", (long long)p->initial_delay_ms);
+        ct_sb_printf(b, " init=%lld", (long long)p->initial_delay_ms);
     if (p->set & FV_RETRY_HAS_BACKOFF)
-        sb_printf(b, " backoff=%g", p->backoff_coefficient);
+        ct_sb_printf(b, " backoff=%g", p->backoff_coefficient);
     if (p->set & FV_RETRY_HAS_MAX_DELAY)
-        sb_printf(b, " maxdelay=%lld", (long long)p->max_delay_ms);
-    sb_printf(b, "}");
+        ct_sb_printf(b, " maxdelay=%lld", (long long)p->max_delay_ms);
+    ct_sb_printf(b, "}");
 }
 
-static void sb_settings(sbuf *b, const char *what, const fv_def_settings *s)
+static void sb_settings(ct_sbuf *b, const char *what, const fv_def_settings *s)
 {
-    sb_printf(b, " %s=[", what);
+    ct_sb_printf(b, " %s=[", what);
     if (s->has_timeout)
-        sb_printf(b, "timeout=%lld ", (long long)s->timeout_seconds);
+        ct_sb_printf(b, "timeout=%lld ", (long long)s->timeout_seconds);
     if (s->has_retry_policy) {
-        sb_printf(b, "retry=");
+        ct_sb_printf(b, "retry=");
         sb_retry(b, &s->retry_policy);
-        sb_printf(b, " ");
+        ct_sb_printf(b, " ");
     }
     if (s->has_tags) {
-        sb_printf(b, "tags=");
+        ct_sb_printf(b, "tags=");
         for (size_t i = 0; i < s->tags.n; i++)
-            sb_printf(b, "%s,", s->tags.v[i]);
+            ct_sb_printf(b, "%s,", s->tags.v[i]);
     }
-    sb_printf(b, "]");
+    ct_sb_printf(b, "]");
 }
 
-static void sb_definition(sbuf *b, const fv_definition *d)
+static void sb_definition(ct_sbuf *b, const fv_definition *d)
 {
-    sb_printf(b, "def %s tenant=%s space=%s cls=%d kind=%s name=%s desc=%s cancellable=%d",
-              uuid_s(&d->id), uuid_s(&d->tenant_id), d->space.has ? uuid_s(&d->space.id) : "-",
-              (int)d->cls, d->kind, opt_s(d->name), opt_s(d->description), (int)d->cancellable);
+    ct_sb_printf(b, "def %s tenant=%s space=%s cls=%d kind=%s name=%s desc=%s cancellable=%d",
+                 uuid_s(&d->id), uuid_s(&d->tenant_id), d->space.has ? uuid_s(&d->space.id) : "-",
+                 (int)d->cls, d->kind, opt_s(d->name), opt_s(d->description), (int)d->cancellable);
     sb_settings(b, "declared", &d->declared);
     sb_settings(b, "configured", &d->configured);
-    sb_printf(b, " latest=%s avail=%d first=%lld last=%lld count=%lld", opt_s(d->latest_version),
-              (int)d->availability, (long long)d->first_seen_at, (long long)d->last_registered_at,
-              (long long)d->worker_count);
-    sb_json(b, "metadata", d->metadata);
-    sb_json(b, "in", d->input_schema);
-    sb_json(b, "out", d->output_schema);
+    ct_sb_printf(b, " latest=%s avail=%d first=%lld last=%lld count=%lld", opt_s(d->latest_version),
+                 (int)d->availability, (long long)d->first_seen_at,
+                 (long long)d->last_registered_at, (long long)d->worker_count);
+    ct_sb_json(b, "metadata", d->metadata);
+    ct_sb_json(b, "in", d->input_schema);
+    ct_sb_json(b, "out", d->output_schema);
 }
 
-static void snapshot_tenant(sbuf *b, const fv_uuid *tenant, fv_time now)
+static void snapshot_tenant(ct_sbuf *b, const fv_uuid *tenant, fv_time now)
 {
     fv_error err;
     fv_worker_filter wf = ct_worker_filter(tenant);
     fv_worker_list ws = ct_list_workers(&wf, now);
-    sb_printf(b, "tenant %s: %zu workers (total %lld)\n", uuid_s(tenant), ws.n,
-              (long long)ws.total);
+    ct_sb_printf(b, "tenant %s: %zu workers (total %lld)\n", uuid_s(tenant), ws.n,
+                 (long long)ws.total);
     for (size_t i = 0; i < ws.n; i++) {
         fv_worker w = ct_get_worker(tenant, &ws.items[i].id);
         sb_worker(b, &w);
-        sb_printf(b, " kinds=%lld/%lld\n", (long long)w.workflow_kinds, (long long)w.task_kinds);
+        ct_sb_printf(b, " kinds=%lld/%lld\n", (long long)w.workflow_kinds, (long long)w.task_kinds);
         fv_capability_ref_list cw, cts;
         fv_err rc =
             fv_worker_repo_capabilities(ct.d.workers, &ct.a, tenant, &w.id, &cw, &cts, &err);
@@ -552,35 +545,36 @@ static void snapshot_tenant(sbuf *b, const fv_uuid *tenant, fv_time now)
         for (int k = 0; k < 2; k++)
             for (size_t j = 0; j < both[k]->n; j++) {
                 const fv_capability_ref *c = &both[k]->items[j];
-                sb_printf(b, "  cap %s cls=%d kind=%s name=%s version=%s hash=%s at=%lld\n",
-                          uuid_s(&c->definition_id), (int)c->cls, c->kind, opt_s(c->name),
-                          opt_s(c->version), opt_s(c->content_hash), (long long)c->registered_at);
+                ct_sb_printf(b, "  cap %s cls=%d kind=%s name=%s version=%s hash=%s at=%lld\n",
+                             uuid_s(&c->definition_id), (int)c->cls, c->kind, opt_s(c->name),
+                             opt_s(c->version), opt_s(c->content_hash),
+                             (long long)c->registered_at);
             }
         fv_status_change_list h;
         rc = fv_worker_repo_status_history(ct.d.workers, &ct.a, tenant, &w.id, 100000, &h, &err);
         FV_ASSERT_INT_EQ(rc, FV_OK);
         CU_ASSERT_FATAL(rc == FV_OK);
         for (size_t j = 0; j < h.n; j++)
-            sb_printf(b, "  change %d->%d at=%lld reason=%s\n", (int)h.items[j].from,
-                      (int)h.items[j].to, (long long)h.items[j].at, opt_s(h.items[j].reason));
+            ct_sb_printf(b, "  change %d->%d at=%lld reason=%s\n", (int)h.items[j].from,
+                         (int)h.items[j].to, (long long)h.items[j].at, opt_s(h.items[j].reason));
     }
     static const fv_def_class classes[2] = {FV_DEF_WORKFLOW, FV_DEF_TASK};
     for (int k = 0; k < 2; k++) {
         fv_definition_filter df = ct_def_filter(tenant);
         fv_definition_list ds = ct_list_defs(classes[k], &df, now);
-        sb_printf(b, "%zu definitions of class %d (total %lld)\n", ds.n, (int)classes[k],
-                  (long long)ds.total);
+        ct_sb_printf(b, "%zu definitions of class %d (total %lld)\n", ds.n, (int)classes[k],
+                     (long long)ds.total);
         for (size_t i = 0; i < ds.n; i++) {
             sb_definition(b, &ds.items[i]);
-            sb_printf(b, "\n");
+            ct_sb_printf(b, "\n");
             fv_linked_worker_list lw;
             fv_err rc = fv_worker_repo_linked_workers(ct.d.workers, &ct.a, tenant, classes[k],
                                                       &ds.items[i].id, &lw, &err);
             FV_ASSERT_INT_EQ(rc, FV_OK);
             CU_ASSERT_FATAL(rc == FV_OK);
             for (size_t j = 0; j < lw.n; j++)
-                sb_printf(b, "  linked %s version=%s hash=%s\n", uuid_s(&lw.items[j].worker.id),
-                          opt_s(lw.items[j].version), opt_s(lw.items[j].content_hash));
+                ct_sb_printf(b, "  linked %s version=%s hash=%s\n", uuid_s(&lw.items[j].worker.id),
+                             opt_s(lw.items[j].version), opt_s(lw.items[j].content_hash));
         }
     }
     fv_api_key_list keys;
@@ -589,9 +583,9 @@ static void snapshot_tenant(sbuf *b, const fv_uuid *tenant, fv_time now)
     CU_ASSERT_FATAL(rc == FV_OK);
     for (size_t i = 0; i < keys.n; i++) {
         const fv_api_key *k = &keys.items[i];
-        sb_printf(b, "key %s role=%d name=%s prefix=%s created=%lld revoked=%lld hash0=%02x\n",
-                  uuid_s(&k->id), (int)k->role, opt_s(k->name), opt_s(k->prefix),
-                  (long long)k->created_at, (long long)k->revoked_at, k->hash[0]);
+        ct_sb_printf(b, "key %s role=%d name=%s prefix=%s created=%lld revoked=%lld hash0=%02x\n",
+                     uuid_s(&k->id), (int)k->role, opt_s(k->name), opt_s(k->prefix),
+                     (long long)k->created_at, (long long)k->revoked_at, k->hash[0]);
     }
 }
 
@@ -601,8 +595,8 @@ static const char *const snapshot_space_slugs[] = {"space-one", "space-two", "sp
 char *ct_snapshot(fv_time now)
 {
     fv_alloc_fail_reset();
-    sbuf b = {NULL, 0, 0};
-    sb_printf(&b, "snapshot\n");
+    ct_sbuf b = {NULL, 0, 0};
+    ct_sb_printf(&b, "snapshot\n");
     snapshot_tenant(&b, &ct.t1, now);
     snapshot_tenant(&b, &ct.t2, now);
     /* Spaces the tests may create. */
@@ -614,9 +608,9 @@ char *ct_snapshot(fv_time now)
             fv_err rc = fv_tenant_store_get_space_by_slug(ct.d.tenants, &ct.a, tenants[t],
                                                           snapshot_space_slugs[i], &s, &err);
             if (rc == FV_OK)
-                sb_printf(&b, "space %s %s %s\n", uuid_s(&s.id), s.slug, opt_s(s.name));
+                ct_sb_printf(&b, "space %s %s %s\n", uuid_s(&s.id), s.slug, opt_s(s.name));
             else
-                sb_printf(&b, "space %s: %s\n", snapshot_space_slugs[i], fv_err_name(rc));
+                ct_sb_printf(&b, "space %s: %s\n", snapshot_space_slugs[i], fv_err_name(rc));
         }
     /* Stored availability: a consistent store has nothing to refresh. */
     static const fv_def_class classes[2] = {FV_DEF_WORKFLOW, FV_DEF_TASK};
@@ -627,8 +621,9 @@ char *ct_snapshot(fv_time now)
         FV_ASSERT_INT_EQ(rc, FV_OK);
         CU_ASSERT_FATAL(rc == FV_OK);
         for (size_t i = 0; i < ch.n; i++)
-            sb_printf(&b, "stale availability %s %s %d->%d\n", uuid_s(&ch.items[i].definition_id),
-                      ch.items[i].kind, (int)ch.items[i].from, (int)ch.items[i].to);
+            ct_sb_printf(&b, "stale availability %s %s %d->%d\n",
+                         uuid_s(&ch.items[i].definition_id), ch.items[i].kind,
+                         (int)ch.items[i].from, (int)ch.items[i].to);
     }
     return b.p;
 }

@@ -15,8 +15,6 @@
 
 static const fv_uuid *no_space = NULL;
 
-typedef fv_err (*op_fn)(fv_arena *a, void *arg);
-
 /* Report the first differing line of two snapshots. */
 static void report_diff(const char *what, long attempt, const char *before, const char *after)
 {
@@ -27,23 +25,15 @@ static void report_diff(const char *what, long attempt, const char *before, cons
     while (start > 0 && before[start - 1] != '\n')
         start--;
     fprintf(stderr,
-            "\n  %s: attempt %ld failed but changed the store near:\n  before: %.160s\n"
-            "  after:  %.160s\n",
+            "\n  %s: attempt %ld failed but changed the store near:\n  before: %.200s\n"
+            "  after:  %.200s\n",
             what, attempt, before + start, after + start);
 }
 
-/*
- * Run op with allocation number n failing, n = 0, 1, ..., until it succeeds.
- * Every failure must be FV_E_EXHAUSTED and leave the snapshot unchanged; the
- * success must change it. `allocates`: the op cannot succeed without
- * allocating (so attempt 0 must fail).
- */
-static void fail_loop(const char *what, op_fn op, void *arg, fv_time now, bool allocates)
+void ct_fail_loop(const char *what, ct_op_fn op, void *arg, ct_snapshot_fn snap, void *user,
+                  bool allocates)
 {
-    /* The first snapshot settles stale stored availability (its refresh
-     * writes); the second is the reference. */
-    ct_snapshot(now);
-    char *before = ct_snapshot(now);
+    char *before = snap(user);
     fv_err rc = FV_E_INTERNAL;
     long n;
     for (n = 0; n < MAX_ATTEMPTS; n++) {
@@ -60,7 +50,7 @@ static void fail_loop(const char *what, op_fn op, void *arg, fv_time now, bool a
                     fv_err_name(rc));
             FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
         }
-        char *after = ct_snapshot(now);
+        char *after = snap(user);
         if (strcmp(before, after) != 0) {
             report_diff(what, n, before, after);
             CU_FAIL("a failed op changed the store");
@@ -72,17 +62,12 @@ static void fail_loop(const char *what, op_fn op, void *arg, fv_time now, bool a
     FV_ASSERT_INT_EQ(rc, FV_OK);
     if (allocates)
         CU_ASSERT(n > 0);
-    CU_ASSERT(strcmp(before, ct_snapshot(now)) != 0);
+    CU_ASSERT(strcmp(before, snap(user)) != 0);
 }
 
-/* The same with the caller's arena capped at 1, 33, 65, ... bytes. Attempt
- * one must fail when the op returns anything in the arena. */
-static void cap_loop(const char *what, op_fn op, void *arg, fv_time now)
+void ct_cap_loop(const char *what, ct_op_fn op, void *arg, ct_snapshot_fn snap, void *user)
 {
-    /* The first snapshot settles stale stored availability (its refresh
-     * writes); the second is the reference. */
-    ct_snapshot(now);
-    char *before = ct_snapshot(now);
+    char *before = snap(user);
     fv_err rc = FV_E_INTERNAL;
     size_t cap;
     long attempt = 0;
@@ -94,7 +79,7 @@ static void cap_loop(const char *what, op_fn op, void *arg, fv_time now)
         if (rc == FV_OK)
             break;
         FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
-        char *after = ct_snapshot(now);
+        char *after = snap(user);
         if (strcmp(before, after) != 0) {
             report_diff(what, attempt, before, after);
             CU_FAIL("a failed op changed the store");
@@ -105,7 +90,26 @@ static void cap_loop(const char *what, op_fn op, void *arg, fv_time now)
     }
     FV_ASSERT_INT_EQ(rc, FV_OK);
     CU_ASSERT(attempt > 0); /* an arena of 1 byte cannot hold the result */
-    CU_ASSERT(strcmp(before, ct_snapshot(now)) != 0);
+    CU_ASSERT(strcmp(before, snap(user)) != 0);
+}
+
+static char *snapshot_at(void *user)
+{
+    return ct_snapshot(*(const fv_time *)user);
+}
+
+/* The loops on ct_snapshot. The first snapshot settles stale stored
+ * availability (its refresh writes); the loop's own first is the reference. */
+static void fail_loop(const char *what, ct_op_fn op, void *arg, fv_time now, bool allocates)
+{
+    ct_snapshot(now);
+    ct_fail_loop(what, op, arg, snapshot_at, &now, allocates);
+}
+
+static void cap_loop(const char *what, ct_op_fn op, void *arg, fv_time now)
+{
+    ct_snapshot(now);
+    ct_cap_loop(what, op, arg, snapshot_at, &now);
 }
 
 /* ------------------------------------------------------------------------

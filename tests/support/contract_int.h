@@ -140,6 +140,31 @@ bool ct_tags_eq(const fv_tags *t, const char *const *want);
  */
 char *ct_snapshot(fv_time now);
 
+/* Growing text in the test's arena, for snapshots. */
+typedef struct ct_sbuf {
+    char *p; /* NUL-terminated once anything was added; NULL before */
+    size_t n, cap;
+} ct_sbuf;
+void ct_sb_printf(ct_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append " what=<json>", or " what=(none)" for a missing value. */
+void ct_sb_json(ct_sbuf *b, const char *what, fv_json j);
+
+/*
+ * Failure injection against a snapshot (contract_atomic.c). An op runs with
+ * the test's own arena `a`; snap(user) returns a snapshot in the test's
+ * arena. ct_fail_loop runs op with allocation number n failing, n = 0, 1,
+ * ..., until it succeeds: every failure must be FV_E_EXHAUSTED and leave the
+ * snapshot unchanged, the success must change it; `allocates`: the op
+ * cannot succeed without allocating (so attempt 0 must fail). ct_cap_loop
+ * does the same with the op's arena capped at 1, 33, 65, ... bytes (attempt
+ * one must fail: the op answers in the arena).
+ */
+typedef fv_err (*ct_op_fn)(fv_arena *a, void *arg);
+typedef char *(*ct_snapshot_fn)(void *user);
+void ct_fail_loop(const char *what, ct_op_fn op, void *arg, ct_snapshot_fn snap, void *user,
+                  bool allocates);
+void ct_cap_loop(const char *what, ct_op_fn op, void *arg, ct_snapshot_fn snap, void *user);
+
 /* The per-file case tables, registered by contract.c. */
 extern const fv_test_case ct_worker_cases[];
 extern const size_t ct_worker_cases_n;

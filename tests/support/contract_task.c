@@ -2048,106 +2048,71 @@ const size_t ct_bus_cases_n = FV_TEST_COUNT(ct_bus_cases);
  * Atomicity: a failed op changes nothing
  */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = fv_arena_vprintf(&ct.a, fmt, ap);
-    va_end(ap);
-    CU_ASSERT_FATAL(s != NULL);
-    size_t k = strlen(s);
-    if (b->n + k + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + k + 1)
-            cap *= 2;
-        char *p = fv_arena_grow(&ct.a, b->p, b->n + (b->p ? 1 : 0), cap);
-        CU_ASSERT_FATAL(p != NULL);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, k + 1);
-    b->n += k;
-}
-
 static const char *sn(const char *s)
 {
     return s != NULL ? s : "(null)";
 }
 
-static void sb_json(sbuf *b, const char *what, fv_json j)
+static void snap_task(ct_sbuf *b, const fv_task *t)
 {
-    if (j.p == NULL)
-        sb_add(b, " %s=-", what);
-    else
-        sb_add(b, " %s=%.*s", what, (int)j.n, j.p);
-}
-
-static void snap_task(sbuf *b, const fv_task *t)
-{
-    sb_add(b, "task %s kind=%s queue=%s status=%d wf=%d count=%d max=%d timeout=%lld",
-           fv_uuid_str(&ct.a, &t->id), t->kind, t->queue, (int)t->status,
-           (int)t->workflow_execution_id.has, (int)t->execution_count, (int)t->max_retries,
-           (long long)t->timeout_ms);
-    sb_json(b, "in", t->input);
-    sb_json(b, "out", t->output);
-    sb_add(b, " error=%s progress=%d:%g details=%s worker=%s wu=%d sched=%lld created=%lld",
-           sn(t->error), (int)t->has_progress, t->has_progress ? t->progress : 0.0,
-           sn(t->progress_details), sn(t->worker_id), (int)t->worker_uuid.has,
-           (long long)t->scheduled_at, (long long)t->created_at);
-    sb_add(b,
-           " started=%lld completed=%lld hb=%lld key=%s last=%lld meta=", (long long)t->started_at,
-           (long long)t->completed_at, (long long)t->last_heartbeat_at, sn(t->idempotency_key),
-           (long long)t->last_event_id);
+    ct_sb_printf(b, "task %s kind=%s queue=%s status=%d wf=%d count=%d max=%d timeout=%lld",
+                 fv_uuid_str(&ct.a, &t->id), t->kind, t->queue, (int)t->status,
+                 (int)t->workflow_execution_id.has, (int)t->execution_count, (int)t->max_retries,
+                 (long long)t->timeout_ms);
+    ct_sb_json(b, "in", t->input);
+    ct_sb_json(b, "out", t->output);
+    ct_sb_printf(b, " error=%s progress=%d:%g details=%s worker=%s wu=%d sched=%lld created=%lld",
+                 sn(t->error), (int)t->has_progress, t->has_progress ? t->progress : 0.0,
+                 sn(t->progress_details), sn(t->worker_id), (int)t->worker_uuid.has,
+                 (long long)t->scheduled_at, (long long)t->created_at);
+    ct_sb_printf(
+        b, " started=%lld completed=%lld hb=%lld key=%s last=%lld meta=", (long long)t->started_at,
+        (long long)t->completed_at, (long long)t->last_heartbeat_at, sn(t->idempotency_key),
+        (long long)t->last_event_id);
     for (size_t i = 0; i < t->n_metadata; i++)
-        sb_add(b, "%s:%s,", t->metadata[i].key, t->metadata[i].value);
-    sb_add(b, "\n");
+        ct_sb_printf(b, "%s:%s,", t->metadata[i].key, t->metadata[i].value);
+    ct_sb_printf(b, "\n");
     fv_task_event_list ev = tk_events(&t->tenant_id, &t->id, 0, 100000);
     for (size_t i = 0; i < ev.n; i++) {
         const fv_task_event *e = &ev.items[i];
-        sb_add(b, "  event %lld type=%d at=%lld level=%d msg=%s", (long long)e->id, (int)e->type,
-               (long long)e->at, (int)e->level, sn(e->message));
-        sb_json(b, "data", e->data);
-        sb_add(b, "\n");
+        ct_sb_printf(b, "  event %lld type=%d at=%lld level=%d msg=%s", (long long)e->id,
+                     (int)e->type, (long long)e->at, (int)e->level, sn(e->message));
+        ct_sb_json(b, "data", e->data);
+        ct_sb_printf(b, "\n");
     }
     fv_task_attempt_list at = tk_attempts(&t->tenant_id, &t->id);
     for (size_t i = 0; i < at.n; i++) {
         const fv_task_attempt *r = &at.items[i];
-        sb_add(b, "  attempt %d st=%d %lld-%lld %lld err=%s worker=%s", (int)r->attempt,
-               (int)r->status, (long long)r->started_at, (long long)r->finished_at,
-               (long long)r->duration_ms, sn(r->error), sn(r->worker_id));
-        sb_json(b, "out", r->output);
-        sb_add(b, "\n");
+        ct_sb_printf(b, "  attempt %d st=%d %lld-%lld %lld err=%s worker=%s", (int)r->attempt,
+                     (int)r->status, (long long)r->started_at, (long long)r->finished_at,
+                     (long long)r->duration_ms, sn(r->error), sn(r->worker_id));
+        ct_sb_json(b, "out", r->output);
+        ct_sb_printf(b, "\n");
     }
     fv_state_key_list keys = tk_state_keys(&t->tenant_id, &t->id);
     for (size_t i = 0; i < keys.n; i++) {
         bool found;
         fv_json v = tk_state_get(&t->tenant_id, &t->id, keys.items[i], &found);
-        sb_add(b, "  state %s", keys.items[i]);
-        sb_json(b, "=", v);
-        sb_add(b, "\n");
+        ct_sb_printf(b, "  state %s", keys.items[i]);
+        ct_sb_json(b, "=", v);
+        ct_sb_printf(b, "\n");
     }
 }
 
 /* Everything the task port can observe without changing it. */
-static char *tk_snapshot(void)
+static char *tk_snapshot(void *user)
 {
+    (void)user;
     fv_alloc_fail_reset();
-    sbuf b = {NULL, 0, 0};
-    sb_add(&b, "tasks\n");
+    ct_sbuf b = {NULL, 0, 0};
+    ct_sb_printf(&b, "tasks\n");
     const fv_uuid *tenants[2] = {&ct.t1, &ct.t2};
     for (int i = 0; i < 2; i++) {
         fv_task_filter f = tk_filter(tenants[i]);
         for (int64_t off = 0;; off += FV_PAGE_MAX_LIMIT) {
             fv_task_list l = tk_list(&f, FV_PAGE_MAX_LIMIT, off);
             if (off == 0)
-                sb_add(&b, "tenant %d: %lld tasks\n", i, (long long)l.total);
+                ct_sb_printf(&b, "tenant %d: %lld tasks\n", i, (long long)l.total);
             for (size_t j = 0; j < l.n; j++)
                 snap_task(&b, &l.items[j]);
             if (l.n < FV_PAGE_MAX_LIMIT)
@@ -2156,101 +2121,30 @@ static char *tk_snapshot(void)
     }
     fv_task_backlog_list bl = tk_backlog(NULL);
     for (size_t i = 0; i < bl.n; i++)
-        sb_add(&b, "backlog %s %s %lld %lld\n", fv_uuid_str(&ct.a, &bl.items[i].tenant_id),
-               bl.items[i].kind, (long long)bl.items[i].pending,
-               (long long)bl.items[i].oldest_created_at);
+        ct_sb_printf(&b, "backlog %s %s %lld %lld\n", fv_uuid_str(&ct.a, &bl.items[i].tenant_id),
+                     bl.items[i].kind, (long long)bl.items[i].pending,
+                     (long long)bl.items[i].oldest_created_at);
     fv_task_holder_list h;
     fv_error err;
     FV_ASSERT_INT_EQ(fv_task_repo_holders(ct.d.tasks, &ct.a, &h, &err), FV_OK);
     for (size_t i = 0; i < h.n; i++)
-        sb_add(&b, "holder %s\n", fv_uuid_str(&ct.a, &h.items[i].worker_uuid));
+        ct_sb_printf(&b, "holder %s\n", fv_uuid_str(&ct.a, &h.items[i].worker_uuid));
     fv_task_list run;
     FV_ASSERT_INT_EQ(
         fv_task_repo_expired_attempts(ct.d.tasks, &ct.a, INT64_MAX / 2, 100000, &run, &err), FV_OK);
     for (size_t i = 0; i < run.n; i++)
-        sb_add(&b, "running %s\n", fv_uuid_str(&ct.a, &run.items[i].id));
+        ct_sb_printf(&b, "running %s\n", fv_uuid_str(&ct.a, &run.items[i].id));
     return b.p;
 }
 
-typedef fv_err (*tk_op_fn)(fv_arena *a, void *arg);
-
-static void snap_diff(const char *what, long attempt, const char *before, const char *after)
+static void tk_fail_loop(const char *what, ct_op_fn op, void *arg, bool allocates)
 {
-    size_t i = 0;
-    while (before[i] != '\0' && before[i] == after[i])
-        i++;
-    size_t start = i;
-    while (start > 0 && before[start - 1] != '\n')
-        start--;
-    fprintf(stderr,
-            "\n  %s: attempt %ld failed but changed the store near:\n  before: %.200s\n"
-            "  after:  %.200s\n",
-            what, attempt, before + start, after + start);
+    ct_fail_loop(what, op, arg, tk_snapshot, NULL, allocates);
 }
 
-/* Run op with the Nth allocation failing, N = 0, 1, ..., until it
- * succeeds: each failure is FV_E_EXHAUSTED and leaves the snapshot as it
- * was; the success changes it. */
-static void tk_fail_loop(const char *what, tk_op_fn op, void *arg, bool allocates)
+static void tk_cap_loop(const char *what, ct_op_fn op, void *arg)
 {
-    char *before = tk_snapshot();
-    fv_err rc = FV_E_INTERNAL;
-    long n;
-    for (n = 0; n < 20000; n++) {
-        fv_arena a;
-        fv_arena_init(&a, 0);
-        fv_alloc_fail_after(n);
-        rc = op(&a, arg);
-        fv_alloc_fail_reset();
-        fv_arena_release(&a);
-        if (rc == FV_OK)
-            break;
-        if (rc != FV_E_EXHAUSTED) {
-            fprintf(stderr, "\n  %s: attempt %ld answered %s, not RESOURCE_EXHAUSTED\n", what, n,
-                    fv_err_name(rc));
-            FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
-            return;
-        }
-        char *after = tk_snapshot();
-        if (strcmp(before, after) != 0) {
-            snap_diff(what, n, before, after);
-            CU_FAIL("a failed task op changed the store");
-            return;
-        }
-    }
-    FV_ASSERT_INT_EQ(rc, FV_OK);
-    if (allocates)
-        CU_ASSERT(n > 0);
-    CU_ASSERT(strcmp(before, tk_snapshot()) != 0);
-}
-
-/* The same with the caller's arena capped at 1, 33, 65, ... bytes, for ops
- * that answer in the arena. */
-static void tk_cap_loop(const char *what, tk_op_fn op, void *arg)
-{
-    char *before = tk_snapshot();
-    fv_err rc = FV_E_INTERNAL;
-    long attempt = 0;
-    for (size_t cap = 1; cap < ((size_t)1 << 20); cap += 32, attempt++) {
-        fv_arena a;
-        fv_arena_init(&a, cap);
-        rc = op(&a, arg);
-        fv_arena_release(&a);
-        if (rc == FV_OK)
-            break;
-        FV_ASSERT_INT_EQ(rc, FV_E_EXHAUSTED);
-        if (rc != FV_E_EXHAUSTED)
-            return;
-        char *after = tk_snapshot();
-        if (strcmp(before, after) != 0) {
-            snap_diff(what, attempt, before, after);
-            CU_FAIL("a failed task op changed the store");
-            return;
-        }
-    }
-    FV_ASSERT_INT_EQ(rc, FV_OK);
-    CU_ASSERT(attempt > 0);
-    CU_ASSERT(strcmp(before, tk_snapshot()) != 0);
+    ct_cap_loop(what, op, arg, tk_snapshot, NULL);
 }
 
 /* Existing state: tasks of both tenants in several states, with keys,
