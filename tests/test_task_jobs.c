@@ -396,6 +396,34 @@ static void test_task_jobs__an_unregistered_poller_is_left_to_the_timeout(void)
     FV_ASSERT_INT_EQ(r.retried, 1);
 }
 
+/* A run ends FV_JOB_TASK_BATCH attempts at most; the next run takes the
+ * rest. Half of the tasks outlive their timeout, half are held by a worker
+ * gone OFFLINE, so each job meets more than a batch. */
+static void test_task_jobs__each_run_ends_a_batch_at_most(void)
+{
+    register_worker("w");
+    const size_t n = FV_JOB_TASK_BATCH + 1;
+    for (size_t i = 0; i < n; i++) {
+        submit("slow", 3, 1000);
+        submit("held", 3, 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        must_claim("slow", "anon");
+        must_claim("held", "w");
+    }
+    fv_fixture_advance(&fx, fx.deps.liveness.offline_after_ms + 1);
+    fv_task_job_report r = run_timeouts();
+    FV_ASSERT_INT_EQ(r.retried, FV_JOB_TASK_BATCH);
+    r = run_timeouts();
+    FV_ASSERT_INT_EQ(r.retried, 1);
+    FV_ASSERT_INT_EQ(run_timeouts().retried, 0);
+    r = run_reclaim();
+    FV_ASSERT_INT_EQ(r.retried, FV_JOB_TASK_BATCH);
+    r = run_reclaim();
+    FV_ASSERT_INT_EQ(r.retried, 1);
+    FV_ASSERT_INT_EQ(run_reclaim().retried, 0);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Idempotency keys                                                       */
 /* ---------------------------------------------------------------------- */
@@ -466,6 +494,7 @@ static const fv_test_case cases[] = {
     FV_TEST_CASE(test_task_jobs__a_worker_that_only_polls_is_never_robbed),
     FV_TEST_CASE(test_task_jobs__reclaim_of_removed_and_operator_offline_workers),
     FV_TEST_CASE(test_task_jobs__an_unregistered_poller_is_left_to_the_timeout),
+    FV_TEST_CASE(test_task_jobs__each_run_ends_a_batch_at_most),
     FV_TEST_CASE(test_task_jobs__idempotency_keys_expire),
     FV_TEST_CASE(test_task_jobs__without_a_task_repository_jobs_are_unavailable),
 };
