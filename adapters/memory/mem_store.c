@@ -199,8 +199,7 @@ fv_mem_store *fv_mem_store_new(const fv_mem_options *opt)
     return s;
 }
 
-/* Free every record a map holds with fn, then the map. */
-static void map_free_all(fv__mem_map *m, void (*fn)(void *))
+void fv__mem_map_free_all(fv__mem_map *m, void (*fn)(void *))
 {
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].p != NULL)
@@ -229,19 +228,19 @@ void fv_mem_store_free(fv_mem_store *s)
         return;
     /* Workers own their links; definitions only point at them. */
     fv__mem_map_release(&s->workers_by_ident);
-    map_free_all(&s->workers_by_id, free_worker);
+    fv__mem_map_free_all(&s->workers_by_id, free_worker);
     fv__mem_vec_release(&s->worker_order);
     fv__mem_map_release(&s->defs_by_key);
-    map_free_all(&s->defs_by_id, free_def);
+    fv__mem_map_free_all(&s->defs_by_id, free_def);
     fv__mem_vec_release(&s->def_order[0]);
     fv__mem_vec_release(&s->def_order[1]);
-    map_free_all(&s->heartbeats, free_hb);
+    fv__mem_map_free_all(&s->heartbeats, free_hb);
     fv__mem_map_release(&s->tenants_by_slug);
-    map_free_all(&s->tenants_by_id, fv_free);
+    fv__mem_map_free_all(&s->tenants_by_id, fv_free);
     fv__mem_map_release(&s->spaces_by_slug);
-    map_free_all(&s->spaces_by_id, fv_free);
+    fv__mem_map_free_all(&s->spaces_by_id, fv_free);
     fv__mem_map_release(&s->keys_by_prefix);
-    map_free_all(&s->keys_by_id, fv_free);
+    fv__mem_map_free_all(&s->keys_by_id, fv_free);
     fv__mem_vec_release(&s->keys);
     fv__mem_tasks_free(s->tasks);
     pthread_rwlock_destroy(&s->lock);

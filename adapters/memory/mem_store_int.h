@@ -56,6 +56,8 @@ void fv__mem_map_insert(fv__mem_map *m, uint64_t h, void *p);
 /* Remove the entry holding exactly p (stored under h); no-op when absent. */
 void fv__mem_map_remove(fv__mem_map *m, uint64_t h, const void *p);
 void fv__mem_map_release(fv__mem_map *m);
+/* Free every record the map holds with fn, then the map. */
+void fv__mem_map_free_all(fv__mem_map *m, void (*fn)(void *));
 
 /* The first record under h that `eq` accepts, or NULL. Inline so that the
  * hot lookups (worker by id) compile to a tight loop. */

@@ -1943,14 +1943,6 @@ fv__mem_tasks *fv__mem_tasks_new(void)
     return T;
 }
 
-static void map_free_all(fv__mem_map *m, void (*fn)(void *))
-{
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].p != NULL)
-            fn(m->slots[i].p);
-    fv__mem_map_release(m);
-}
-
 static void free_task(void *p)
 {
     task_free(p);
@@ -1975,12 +1967,12 @@ void fv__mem_tasks_free(fv__mem_tasks *T)
 {
     if (T == NULL)
         return;
-    map_free_all(&T->by_id, free_task);
-    map_free_all(&T->tenants, free_tenant);
-    map_free_all(&T->queues, free_queue);
-    map_free_all(&T->kinds, free_kind);
-    map_free_all(&T->holders, fv_free);
-    map_free_all(&T->bindings, fv_free);
+    fv__mem_map_free_all(&T->by_id, free_task);
+    fv__mem_map_free_all(&T->tenants, free_tenant);
+    fv__mem_map_free_all(&T->queues, free_queue);
+    fv__mem_map_free_all(&T->kinds, free_kind);
+    fv__mem_map_free_all(&T->holders, fv_free);
+    fv__mem_map_free_all(&T->bindings, fv_free);
     heap_release(&T->running);
     heap_release(&T->expiry);
     pthread_mutex_destroy(&T->lock);
