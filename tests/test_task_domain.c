@@ -293,12 +293,14 @@ static void test_task_domain__json_writer_escapes_and_nests(void)
     fv_jsonw_raw(&w, (fv_json){"{\"x\":1}", 7});
     fv_jsonw_key(&w, "bad");
     fv_jsonw_strn(&w, "a\xff\0z", 4);
+    fv_jsonw_key(&w, "nul");
+    fv_jsonw_strn(&w, "\xc3\xa9\0\xc3\xa9", 5); /* a NUL does not make é invalid */
     fv_jsonw_object_end(&w);
     fv_json j = fv_jsonw_finish(&w);
     FV_ASSERT_STR_EQ(js(&a, j),
                      "{\"s\":\"q\\\"b\\\\n\\n\\t\\u0001\\u001f/é\",\"k\\\"\":[-3,0.1,true,"
                      "null,null,{}],\"t\":\"2026-01-01T00:00:00.000Z\",\"none\":null,"
-                     "\"raw\":{\"x\":1},\"bad\":\"a\\ufffd\\u0000z\"}");
+                     "\"raw\":{\"x\":1},\"bad\":\"a\\ufffd\\u0000z\",\"nul\":\"é\\u0000é\"}");
     FV_ASSERT_INT_EQ(j.n, strlen(j.p));
 
     /* The other short escapes, DEL kept as it is (JSON allows it), numbers

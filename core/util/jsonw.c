@@ -107,10 +107,26 @@ void fv_jsonw_array_end(fv_jsonw *w)
     end(w, ']');
 }
 
+/* fv_utf8_valid refuses NUL bytes (text for PostgreSQL and C strings), but a
+ * NUL is written as \u0000 here, so only the runs between NULs must be
+ * UTF-8. */
+static bool utf8_between_nuls(const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '\0')
+            continue;
+        if (!fv_utf8_valid(s + start, i - start))
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
 static void put_escaped(fv_jsonw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    bool utf8 = fv_utf8_valid(s, n);
+    bool utf8 = utf8_between_nuls(s, n);
     putc1(w, '"');
     size_t run = 0; /* start of the pending run of bytes copied as they are */
     for (size_t i = 0; i < n; i++) {
