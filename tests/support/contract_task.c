@@ -2137,9 +2137,10 @@ static char *tk_snapshot(void *user)
     return b.p;
 }
 
-static void tk_fail_loop(const char *what, ct_op_fn op, void *arg, bool allocates)
+/* Every task op allocates (both adapters): attempt 0 must fail. */
+static void tk_fail_loop(const char *what, ct_op_fn op, void *arg)
 {
-    ct_fail_loop(what, op, arg, tk_snapshot, NULL, allocates);
+    ct_fail_loop(what, op, arg, tk_snapshot, NULL, true);
 }
 
 static void tk_cap_loop(const char *what, ct_op_fn op, void *arg)
@@ -2319,8 +2320,8 @@ static void test_task_atomicity__failed_submits_change_nothing(void)
 {
     atomic_seed s;
     seed_tasks(&s);
-    tk_fail_loop("submit", op_submit_new, &s, true);
-    tk_fail_loop("submit rebinding a key", op_submit_rebind, &s, true);
+    tk_fail_loop("submit", op_submit_new, &s);
+    tk_fail_loop("submit rebinding a key", op_submit_rebind, &s);
 }
 
 static void test_task_atomicity__submit_with_tiny_arena_changes_nothing(void)
@@ -2334,7 +2335,7 @@ static void test_task_atomicity__failed_claim_changes_nothing(void)
 {
     atomic_seed s;
     seed_tasks(&s);
-    tk_fail_loop("claim", op_claim, &s, true);
+    tk_fail_loop("claim", op_claim, &s);
 }
 
 static void test_task_atomicity__claim_with_tiny_arena_changes_nothing(void)
@@ -2348,14 +2349,14 @@ static void test_task_atomicity__failed_retry_changes_nothing(void)
 {
     atomic_seed s;
     seed_tasks(&s);
-    tk_fail_loop("end_attempt (retry)", op_retry, &s, true);
+    tk_fail_loop("end_attempt (retry)", op_retry, &s);
 }
 
 static void test_task_atomicity__failed_complete_changes_nothing(void)
 {
     atomic_seed s;
     seed_tasks(&s);
-    tk_fail_loop("end_attempt (complete)", op_complete, &s, true);
+    tk_fail_loop("end_attempt (complete)", op_complete, &s);
 }
 
 static void test_task_atomicity__attempt_end_with_tiny_arena_changes_nothing(void)
@@ -2369,8 +2370,8 @@ static void test_task_atomicity__failed_cancels_change_nothing(void)
 {
     atomic_seed s;
     seed_tasks(&s);
-    tk_fail_loop("cancel RUNNING", op_cancel_running, &s, true);
-    tk_fail_loop("cancel PENDING", op_cancel_pending, &s, true);
+    tk_fail_loop("cancel RUNNING", op_cancel_running, &s);
+    tk_fail_loop("cancel PENDING", op_cancel_pending, &s);
 }
 
 static void test_task_atomicity__cancel_with_tiny_arena_changes_nothing(void)
@@ -2384,10 +2385,10 @@ static void test_task_atomicity__failed_event_and_state_writes_change_nothing(vo
 {
     atomic_seed s;
     seed_tasks(&s);
-    tk_fail_loop("report_progress", op_progress, &s, false);
-    tk_fail_loop("append_event", op_log, &s, false);
-    tk_fail_loop("state_set (new key)", op_state_new, &s, false);
-    tk_fail_loop("state_set (replace)", op_state_replace, &s, false);
+    tk_fail_loop("report_progress", op_progress, &s);
+    tk_fail_loop("append_event", op_log, &s);
+    tk_fail_loop("state_set (new key)", op_state_new, &s);
+    tk_fail_loop("state_set (replace)", op_state_replace, &s);
 }
 
 const fv_test_case ct_task_atomic_cases[] = {
