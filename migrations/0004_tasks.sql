@@ -166,7 +166,8 @@ CREATE TABLE task_event (
     level smallint CONSTRAINT task_event_level_check CHECK (level BETWEEN 1 AND 4),
     message text,
     data json,
-    PRIMARY KEY (task_id, event_id)
+    PRIMARY KEY (task_id, event_id),
+    CONSTRAINT task_event_log_level_check CHECK ((type = 4) = (level IS NOT NULL))
 );
 
 -- Idempotency keys: unique per tenant while bound. A submission rebinds a

@@ -781,6 +781,11 @@ static bool valid_event_type(int32_t t)
     return t >= FV_TEV_TASK_CREATED && t <= FV_TEV_TASK_CANCELLED;
 }
 
+static bool valid_log_level(bool valid, int32_t level)
+{
+    return valid && level >= FV_LOG_DEBUG && level <= FV_LOG_ERROR;
+}
+
 static fv_err op_events(void *self, fv_arena *a, const fv_uuid *tenant, const fv_uuid *id,
                         int64_t after_id, size_t limit, fv_task_event_list *out, fv_error *err)
 {
@@ -799,13 +804,17 @@ static fv_err op_events(void *self, fv_arena *a, const fv_uuid *tenant, const fv
         return rc;
     for (size_t i = 0; i < n; i++) {
         const fv_db_task_events_row *r = &rows[i];
-        if (!r->event_id_valid || !r->type_valid || !valid_event_type(r->type) || !r->at_valid)
+        /* A LOG event's level is read as the log list reads it (op_logs);
+         * the others have none (0, as core/task.h says). */
+        bool is_log = r->type_valid && r->type == FV_TEV_LOG;
+        if (!r->event_id_valid || !r->type_valid || !valid_event_type(r->type) || !r->at_valid ||
+            (is_log && !valid_log_level(r->level_valid, r->level)))
             return fv_error_set(err, FV_E_INTERNAL, "the database holds a malformed task event");
         fv_task_event *e = &items[i];
         e->id = r->event_id;
         e->type = (fv_task_event_type)r->type;
         e->at = r->at;
-        e->level = r->level_valid ? (fv_log_level)r->level : (fv_log_level)0;
+        e->level = is_log ? (fv_log_level)r->level : (fv_log_level)0;
         e->message = opt_text(r->message_valid, r->message);
         e->data = fv__pg_json_of(opt_text(r->data_valid, r->data));
     }
@@ -891,8 +900,7 @@ static fv_err op_logs(void *self, fv_arena *a, const fv_uuid *tenant, const fv_u
         return fv__pg_exhausted(err);
     for (size_t i = 0; i < n; i++) {
         const fv_db_task_logs_row *r = &rows[i];
-        if (!r->level_valid || r->level < FV_LOG_DEBUG || r->level > FV_LOG_ERROR ||
-            !r->message_valid)
+        if (!valid_log_level(r->level_valid, r->level) || !r->message_valid)
             return fv_error_set(err, FV_E_INTERNAL, "the database holds a malformed log line");
         items[i] = (fv_task_log_line){
             .id = r->event_id,
