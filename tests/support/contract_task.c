@@ -2316,6 +2316,22 @@ static fv_err op_state_replace(fv_arena *a, void *arg)
                                   ct_json("{\"page\":2}"), &err);
 }
 
+static fv_err op_state_clear(fv_arena *a, void *arg)
+{
+    const atomic_seed *s = arg;
+    (void)a;
+    fv_error err;
+    return fv_task_repo_state_clear(ct.d.tasks, &ct.t1, &s->running, "cursor", &err);
+}
+
+static fv_err op_state_clear_all(fv_arena *a, void *arg)
+{
+    const atomic_seed *s = arg;
+    (void)a;
+    fv_error err;
+    return fv_task_repo_state_clear_all(ct.d.tasks, &ct.t1, &s->running, &err);
+}
+
 static void test_task_atomicity__failed_submits_change_nothing(void)
 {
     atomic_seed s;
@@ -2391,6 +2407,18 @@ static void test_task_atomicity__failed_event_and_state_writes_change_nothing(vo
     tk_fail_loop("state_set (replace)", op_state_replace, &s);
 }
 
+/* Clearing state need not allocate (the memory adapter does not): no
+ * attempt has to fail, but every one that does must change nothing. */
+static void test_task_atomicity__failed_state_clears_change_nothing(void)
+{
+    atomic_seed s;
+    seed_tasks(&s);
+    ct_fail_loop("state_clear", op_state_clear, &s, tk_snapshot, NULL, false);
+    /* The running task has state again. */
+    FV_ASSERT_INT_EQ(tk_state_set(&ct.t1, &s.running, "cursor", "2"), FV_OK);
+    ct_fail_loop("state_clear_all", op_state_clear_all, &s, tk_snapshot, NULL, false);
+}
+
 const fv_test_case ct_task_atomic_cases[] = {
     FV_TEST_CASE(test_task_atomicity__failed_submits_change_nothing),
     FV_TEST_CASE(test_task_atomicity__submit_with_tiny_arena_changes_nothing),
@@ -2402,5 +2430,6 @@ const fv_test_case ct_task_atomic_cases[] = {
     FV_TEST_CASE(test_task_atomicity__failed_cancels_change_nothing),
     FV_TEST_CASE(test_task_atomicity__cancel_with_tiny_arena_changes_nothing),
     FV_TEST_CASE(test_task_atomicity__failed_event_and_state_writes_change_nothing),
+    FV_TEST_CASE(test_task_atomicity__failed_state_clears_change_nothing),
 };
 const size_t ct_task_atomic_cases_n = FV_TEST_COUNT(ct_task_atomic_cases);
