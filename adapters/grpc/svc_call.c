@@ -83,14 +83,16 @@ static bool wire_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *out)
 
 /*
  * The name of the first string field of the wire bytes that holds a NUL
- * byte, or NULL. protobuf-c hands strings over NUL-terminated, so such a
- * value would reach the core silently cut at the NUL ("a\0b" read as "a"):
- * it must be refused instead. Walks the bytes with the message's descriptor,
- * into nested messages (map entries included) up to a fixed depth; runs only
- * on bytes protobuf-c has just decoded, so they are well-formed.
+ * byte, or NULL; a nested field is named by its path from the request
+ * ("metadata.value", in arena `a`; the outer name alone when that fails).
+ * protobuf-c hands strings over NUL-terminated, so such a value would reach
+ * the core silently cut at the NUL ("a\0b" read as "a"): it must be refused
+ * instead. Walks the bytes with the message's descriptor, into nested
+ * messages (map entries included) up to a fixed depth; runs only on bytes
+ * protobuf-c has just decoded, so they are well-formed.
  */
-static const char *wire_nul_string(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
-                                   int depth)
+static const char *wire_nul_string(fv_arena *a, const ProtobufCMessageDescriptor *d,
+                                   const uint8_t *p, size_t n, int depth)
 {
     size_t i = 0;
     while (i < n) {
@@ -118,9 +120,12 @@ static const char *wire_nul_string(const ProtobufCMessageDescriptor *d, const ui
             if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && memchr(p + i, 0, len) != NULL)
                 return f->name;
             if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16) {
-                const char *inner = wire_nul_string(f->descriptor, p + i, (size_t)len, depth + 1);
-                if (inner != NULL)
-                    return inner;
+                const char *inner =
+                    wire_nul_string(a, f->descriptor, p + i, (size_t)len, depth + 1);
+                if (inner != NULL) {
+                    const char *path = fv_arena_printf(a, "%s.%s", f->name, inner);
+                    return path != NULL ? path : f->name;
+                }
             }
             i += (size_t)len;
             break;
@@ -145,7 +150,7 @@ void *fv_svc_decode(fv_svc_call *c, const ProtobufCMessageDescriptor *desc)
         fv_svc_fail(c, FV_E_INVALID, &err);
         return NULL;
     }
-    const char *nul = wire_nul_string(desc, bytes, n, 0);
+    const char *nul = wire_nul_string(c->arena, desc, bytes, n, 0);
     if (nul != NULL) {
         fv_error err;
         fv_error_set(&err, FV_E_INVALID, "%s contains a NUL byte", nul);

@@ -46,7 +46,9 @@ typedef struct fv_svc_call {
 bool fv_svc_begin(fv_svc_call *c, fv_grpc_call *call, void *user, unsigned roles);
 
 /* Decode the request into the call's arena (nothing to free). Returns NULL
- * when the call was answered INVALID_ARGUMENT (undecodable bytes). */
+ * when the call was answered INVALID_ARGUMENT: undecodable bytes, or a string
+ * field holding a NUL byte ("<field> contains a NUL byte", a nested field
+ * named by its path, e.g. "metadata.value"). */
 void *fv_svc_decode(fv_svc_call *c, const ProtobufCMessageDescriptor *desc);
 
 /* Check that the request's org_id is a UUID (INVALID_ARGUMENT) naming the

@@ -769,6 +769,19 @@ class TaskTest(unittest.TestCase):
             ("idempotency TTL over 30 days", "ttl",
              dict(idempotency_key="k-" + uuid.uuid4().hex,
                   idempotency_key_ttl_seconds=31 * 86400)),
+            ("idempotency TTL 0", "ttl",
+             dict(idempotency_key="k-" + uuid.uuid4().hex, idempotency_key_ttl_seconds=0)),
+            ("idempotency key of 256 bytes", "idempotencykey", dict(idempotency_key="k" * 256)),
+            ("timeout_ms over a year", "timeout", dict(timeout_ms=366 * 86400 * 1000)),
+            ("kind of 256 bytes", "kind", dict(kind="k" * 256)),
+            # protobuf-c hands strings over cut at a NUL: refused, not cut.
+            ("kind with a NUL byte", "kind", dict(kind="e2e-t\x00x")),
+            ("queue with a NUL byte", "queue", dict(queue=q + "\x00x")),
+            ("metadata value with a NUL byte", "metadata.value",
+             dict(metadata={"k": "a\x00b"})),
+            ("metadata key with a NUL byte", "metadata.key", dict(metadata={"k\x00x": "v"})),
+            ("workflow_execution_id not a UUID", "workflow_execution_id",
+             dict(workflow_execution_id="nope")),
         ]
         for what, field, fields in cases:
             req = pb2.SubmitTaskRequest(org_id=SERVER.tenant_id, kind=fields.pop("kind", "e2e-t"),
@@ -789,31 +802,64 @@ class TaskTest(unittest.TestCase):
         self.w.submit(queue=q)
         t = self.claim(q)
         tid, s, md = t.task_execution_id, self.w.tasks, self.w.md
+        def stream(payload, type=pb2.TOKEN):
+            return lambda: s.StreamTaskData(pb2.StreamTaskDataRequest(
+                task_execution_id=tid, type=type, payload=payload), metadata=md, timeout=10)
+
+        def log(level="INFO", message="m"):
+            return lambda: s.LogMessage(pb2.LogMessageRequest(
+                task_execution_id=tid, level=level, message=message), metadata=md, timeout=10)
+
+        def progress(value, details=""):
+            return lambda: s.ReportProgress(pb2.ReportProgressRequest(
+                task_execution_id=tid, progress=value, details=details), metadata=md, timeout=10)
+
+        def set_state(key="k", value=b"1"):
+            return lambda: s.SetState(pb2.SetStateRequest(
+                task_execution_id=tid, key=key, value=value), metadata=md, timeout=10)
+
+        def get_state(key):
+            return lambda: s.GetState(pb2.GetStateRequest(task_execution_id=tid, key=key),
+                                      metadata=md, timeout=10)
+
+        token = '{"type":"token","text":"x"}'
         cases = [
-            ("StreamEventType 0", lambda: s.StreamTaskData(pb2.StreamTaskDataRequest(
-                task_execution_id=tid, type=0, payload='{"type":"token","text":"x"}'),
-                metadata=md, timeout=10)),
-            ("StreamEventType 9", lambda: s.StreamTaskData(pb2.StreamTaskDataRequest(
-                task_execution_id=tid, type=9, payload='{"type":"token","text":"x"}'),
-                metadata=md, timeout=10)),
-            ("stream payload not JSON", lambda: s.StreamTaskData(pb2.StreamTaskDataRequest(
-                task_execution_id=tid, type=pb2.TOKEN, payload="hello"),
-                metadata=md, timeout=10)),
-            ("log level TRACE", lambda: s.LogMessage(pb2.LogMessageRequest(
-                task_execution_id=tid, level="TRACE", message="m"), metadata=md, timeout=10)),
-            ("log level in lower case", lambda: s.LogMessage(pb2.LogMessageRequest(
-                task_execution_id=tid, level="info", message="m"), metadata=md, timeout=10)),
-            ("progress 1.5", lambda: s.ReportProgress(pb2.ReportProgressRequest(
-                task_execution_id=tid, progress=1.5), metadata=md, timeout=10)),
-            ("state value not JSON", lambda: s.SetState(pb2.SetStateRequest(
-                task_execution_id=tid, key="k", value=b"{oops"), metadata=md, timeout=10)),
-            ("output not JSON", lambda: s.CompleteTask(pb2.CompleteTaskRequest(
+            ("StreamEventType 0", "type", stream(token, type=0)),
+            ("StreamEventType 9", "type", stream(token, type=9)),
+            ("stream payload not JSON", "payload", stream("hello")),
+            ("stream payload empty", "payload", stream("")),
+            ("stream payload over 256 KiB", "payload",
+             stream('"' + "x" * (256 * 1024) + '"')),
+            ("stream payload with a NUL byte", "payload", stream('"a\x00b"')),
+            ("log level TRACE", "level", log(level="TRACE")),
+            ("log level in lower case", "level", log(level="info")),
+            ("log message over 64 KiB", "message", log(message="m" * (64 * 1024 + 1))),
+            ("log message with a NUL byte", "message", log(message="a\x00b")),
+            ("progress 1.5", "progress", progress(1.5)),
+            ("progress -0.1", "progress", progress(-0.1)),
+            ("progress NaN", "progress", progress(float("nan"))),
+            ("progress infinity", "progress", progress(float("inf"))),
+            ("progress details over 4 KiB", "details", progress(0.5, details="d" * 4097)),
+            ("state value not JSON", "value", set_state(value=b"{oops")),
+            ("state value empty", "value", set_state(value=b"")),
+            ("state value with invalid UTF-8", "value", set_state(value=b'"\xff"')),
+            ("state key empty", "key", set_state(key="")),
+            ("state key of 256 bytes", "key", set_state(key="k" * 256)),
+            ("state key with a NUL byte", "key", set_state(key="k\x00x")),
+            ("GetState key empty", "key", get_state("")),
+            ("output not JSON", "output", lambda: s.CompleteTask(pb2.CompleteTaskRequest(
                 task_execution_id=tid, output=b"[1,"), metadata=md, timeout=10)),
-            ("PollTask worker_id empty", lambda: fp.poll_task(s, self.w.key, SERVER.tenant_id,
-                                                              "", q)),
+            ("PollTask worker_id empty", "worker_id",
+             lambda: fp.poll_task(s, self.w.key, SERVER.tenant_id, "", q)),
+            ("PollTask worker_id of 256 bytes", "worker_id",
+             lambda: fp.poll_task(s, self.w.key, SERVER.tenant_id, "w" * 256, q)),
+            ("PollTask queue of 101 bytes", "queue",
+             lambda: fp.poll_task(s, self.w.key, SERVER.tenant_id, "w", "q" * 101)),
         ]
-        for what, call in cases:
-            self.assertCode(rpc_error(call), SC.INVALID_ARGUMENT, what)
+        for what, field, call in cases:
+            err = rpc_error(call)
+            self.assertCode(err, SC.INVALID_ARGUMENT, what)
+            self.assertIn(field, err.details(), "%s: %s" % (what, err.details()))
         # None of that touched the task: it is still RUNNING.
         self.w.heartbeat(tid)
         self.w.complete(tid)
