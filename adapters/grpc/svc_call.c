@@ -5,27 +5,28 @@
 #include <stdio.h>
 #include <string.h>
 
-static void log_failure(const fv_svc_call *c, fv_grpc_log_level level, fv_err rc,
-                        const fv_error *err)
+static void log_failure(fv_grpc_call *call, fv_grpc_log_fn log, void *log_user,
+                        fv_grpc_log_level level, fv_err rc, const fv_error *err)
 {
-    if (c->svc->log == NULL)
+    if (log == NULL)
         return;
     char line[512];
-    snprintf(line, sizeof line, "%s failed: %s: %s", fv_grpc_call_method(c->call), fv_err_name(rc),
+    snprintf(line, sizeof line, "%s failed: %s: %s", fv_grpc_call_method(call), fv_err_name(rc),
              err != NULL && err->msg[0] != '\0' ? err->msg : fv_strerror(rc));
-    c->svc->log(c->svc->log_user, level, line);
+    log(log_user, level, line);
 }
 
-void fv_svc_fail(fv_svc_call *c, fv_err rc, const fv_error *err)
+void fv_svc_fail_call(fv_grpc_call *call, fv_grpc_log_fn log, void *log_user, fv_err rc,
+                      const fv_error *err)
 {
     if (rc == FV_OK) {
         /* A caller bug: never answer OK through the failure path. */
-        log_failure(c, FV_GRPC_LOG_ERROR, FV_E_INTERNAL, err);
-        fv_grpc_call_fail_err(c->call, FV_E_INTERNAL, NULL);
+        log_failure(call, log, log_user, FV_GRPC_LOG_ERROR, FV_E_INTERNAL, err);
+        fv_grpc_call_fail_err(call, FV_E_INTERNAL, NULL);
         return;
     }
     if (fv_err_is_client(rc)) {
-        fv_grpc_call_fail_err(c->call, rc, err != NULL && err->msg[0] != '\0' ? err->msg : NULL);
+        fv_grpc_call_fail_err(call, rc, err != NULL && err->msg[0] != '\0' ? err->msg : NULL);
         return;
     }
     /* A failure of the server or its storage, logged with its detail and
@@ -33,8 +34,13 @@ void fv_svc_fail(fv_svc_call *c, fv_err rc, const fv_error *err)
      * (resources, storage, deadline), else an error answered INTERNAL (also
      * for a value outside the table). */
     bool passing = rc == FV_E_EXHAUSTED || rc == FV_E_UNAVAILABLE || rc == FV_E_TIMEOUT;
-    log_failure(c, passing ? FV_GRPC_LOG_WARN : FV_GRPC_LOG_ERROR, rc, err);
-    fv_grpc_call_fail_err(c->call, passing ? rc : FV_E_INTERNAL, NULL);
+    log_failure(call, log, log_user, passing ? FV_GRPC_LOG_WARN : FV_GRPC_LOG_ERROR, rc, err);
+    fv_grpc_call_fail_err(call, passing ? rc : FV_E_INTERNAL, NULL);
+}
+
+void fv_svc_fail(fv_svc_call *c, fv_err rc, const fv_error *err)
+{
+    fv_svc_fail_call(c->call, c->svc->log, c->svc->log_user, rc, err);
 }
 
 bool fv_svc_begin(fv_svc_call *c, fv_grpc_call *call, void *user, unsigned roles)

@@ -64,4 +64,10 @@ void fv_svc_reply(fv_svc_call *c, const ProtobufCMessage *resp);
  * code's generic message (no internals reach the client). */
 void fv_svc_fail(fv_svc_call *c, fv_err rc, const fv_error *err);
 
+/* fv_svc_fail for a call answered outside its handler (a parked poll the
+ * hub completes): `call` is completed; the failures not the client's fault
+ * go to `log` (may be NULL) as "<method> failed: <code>: <detail>". */
+void fv_svc_fail_call(fv_grpc_call *call, fv_grpc_log_fn log, void *log_user, fv_err rc,
+                      const fv_error *err);
+
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "adapters/grpc/pb_map.h"
+#include "adapters/grpc/svc_call.h"
 #include "core/usecases/task_usecases.h"
 #include "core/usecases/worker_usecases.h"
 #include "core/util/alloc.h"
@@ -490,20 +491,6 @@ static fv_err encode_task(fv_task_poll_hub *h, const fv_task *t, uint8_t **bytes
     return FV_OK;
 }
 
-/* A claim on the hub thread failed: the waiter gets the error (storage
- * trouble is logged; the client sees the code's generic text). */
-static void complete_failed(fv_task_poll_hub *h, fv_grpc_call *call, fv_err rc, const fv_error *err)
-{
-    if (fv_err_is_client(rc)) {
-        fv_grpc_call_fail_err(call, rc, err->msg[0] != '\0' ? err->msg : NULL);
-        return;
-    }
-    bool passing = rc == FV_E_EXHAUSTED || rc == FV_E_UNAVAILABLE || rc == FV_E_TIMEOUT;
-    hub_log(h, passing ? FV_GRPC_LOG_WARN : FV_GRPC_LOG_ERROR, "PollTask claim failed: %s: %s",
-            fv_err_name(rc), fv_error_message(err, rc));
-    fv_grpc_call_fail_err(call, passing ? rc : FV_E_INTERNAL, NULL);
-}
-
 /*
  * Claim for the waiters of a marked queue, oldest first, until a claim
  * finds nothing (the queue is empty for now) or the queue has no waiter
@@ -552,7 +539,7 @@ static void serve_queue(fv_task_poll_hub *h, queue_ent *q)
         pthread_mutex_unlock(&h->mu);
 
         if (rc != FV_OK)
-            complete_failed(h, call, rc, &err);
+            fv_svc_fail_call(call, h->log, h->log_user, rc, &err);
         else if (found)
             fv_grpc_call_reply(call, bytes, n); /* dropped if the client has gone */
         else if (gone)
