@@ -770,8 +770,22 @@ static void test_pg_tasks__bus_across_two_buses(void)
     fv_bus_msg t = {.kind = FV_BUS_TASK, .tenant_id = tenant, .task_id = task, .event_id = 42};
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q, &e), FV_OK);
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &t, &e), FV_OK);
-    /* A malformed notification on the channel is dropped. */
-    CU_ASSERT(sql_int("SELECT 0 FROM pg_notify('flovyn_tasks', 'Q not-a-uuid x')") == 0);
+    /* Malformed notifications on the channel (any client of the database
+     * may send them) are dropped: a bad tenant, a queue with a control
+     * character or over 100 bytes, an event id that overflows or is
+     * followed by text. */
+    char tn[FV_UUID_STR_LEN + 1], hostile[5][320];
+    fv_uuid_format(&tenant, tn);
+    snprintf(hostile[0], sizeof hostile[0], "'Q not-a-uuid x'");
+    snprintf(hostile[1], sizeof hostile[1], "'Q %s a' || chr(1) || 'b'", tn);
+    snprintf(hostile[2], sizeof hostile[2], "'Q %s ' || repeat('q', 101)", tn);
+    snprintf(hostile[3], sizeof hostile[3], "'T %s %s 99999999999999999999'", tn, tn);
+    snprintf(hostile[4], sizeof hostile[4], "'T %s %s 7 trailing'", tn, tn);
+    for (size_t i = 0; i < 5; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT 0 FROM pg_notify('flovyn_tasks', %s)", hostile[i]);
+        CU_ASSERT(sql_int(sql) == 0);
+    }
     /* (Another queue: the same payload twice in one batch arrives once.) */
     fv_bus_msg q2 = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = "q2"};
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &q2, &e), FV_OK);
@@ -790,7 +804,8 @@ static void test_pg_tasks__bus_across_two_buses(void)
         FV_ASSERT_INT_EQ(x->msgs[2].kind, FV_BUS_QUEUE);
         FV_ASSERT_STR_EQ(x->msgs[2].queue, "q2");
     }
-    CU_ASSERT(fv_pg_test_log_count("dropped a malformed notification") > 0);
+    /* Each of the five was dropped, by each of the two buses. */
+    FV_ASSERT_INT_EQ(fv_pg_test_log_count("dropped a malformed notification"), 10);
     /* Nothing else arrives (the malformed one stayed out). */
     sleep_ms(200);
     FV_ASSERT_INT_EQ(inbox_count(&in_a), 3);
@@ -798,6 +813,8 @@ static void test_pg_tasks__bus_across_two_buses(void)
 
     /* A notice that cannot be sent. */
     fv_bus_msg bad = {.kind = FV_BUS_QUEUE, .tenant_id = tenant, .queue = ""};
+    FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &bad, &e), FV_E_INVALID);
+    bad.queue = "tab\there";
     FV_ASSERT_INT_EQ(fv_event_bus_publish(fv_pg_event_bus(a), &bad, &e), FV_E_INVALID);
 
     fv_event_bus_unsubscribe(fv_pg_event_bus(a), sa);
